@@ -1,0 +1,192 @@
+import { readFileSync } from 'node:fs';
+import Type, { type StaticDecode, type TSchema } from 'typebox';
+import Value from 'typebox/value';
+import { parseDocument } from 'yaml';
+import { DURATION_PATTERN, formatDuration, parseDuration } from './duration.js';
+
+/** Raised with every problem found in a configuration, each naming its path. */
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`invalid configuration in ${source}:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** A duration in config ("10s", "250ms") decoded to milliseconds. */
+export const Duration = (options: { default?: string; description?: string } = {}) =>
+  Type.Codec(Type.String({ ...options, pattern: DURATION_PATTERN, 'x-expected': 'a duration such as "10s"' }))
+    .Decode((text) => parseDuration(text) ?? Number.NaN)
+    .Encode((ms) => formatDuration(ms));
+
+/** An absolute http(s) URL. */
+export const HttpUrl = (options: { default?: string; description?: string } = {}) =>
+  Type.String({ ...options, pattern: '^https?://[^\\s/]+', 'x-expected': 'an http(s) URL such as "http://127.0.0.1:8090/health"' });
+
+export type Env = Record<string, string | undefined>;
+
+/** Finds the config file: `--config PATH` / `--config=PATH`, else VIGIL_CONFIG. */
+export function configPathFrom(argv: readonly string[], env: Env): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--config') return argv[i + 1];
+    if (arg.startsWith('--config=')) return arg.slice('--config='.length);
+  }
+  return env.VIGIL_CONFIG || undefined;
+}
+
+/** Reads, interpolates, validates and decodes a YAML config file. Throws ConfigError. */
+export function loadConfigFile<S extends TSchema>(schema: S, path: string, env: Env = process.env): StaticDecode<S> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, [`cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`]);
+  }
+  return parseConfigText(schema, text, path, env);
+}
+
+/** Parses YAML text as configuration; `source` names it in errors. Throws ConfigError. */
+export function parseConfigText<S extends TSchema>(schema: S, text: string, source: string, env: Env = process.env): StaticDecode<S> {
+  const doc = parseDocument(text, { prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      source,
+      doc.errors.map((e) => {
+        const at = e.linePos?.[0];
+        return `${at ? `line ${at.line}, column ${at.col}: ` : ''}${e.message.split('\n')[0]}`;
+      }),
+    );
+  }
+  return parseConfigValue(schema, doc.toJS() ?? {}, source, env);
+}
+
+/** Validates an already-parsed value: interpolation, defaults, conversion, decoding. */
+export function parseConfigValue<S extends TSchema>(schema: S, raw: unknown, source: string, env: Env = process.env): StaticDecode<S> {
+  const problems: string[] = [];
+  const interpolated = interpolate(raw, [], env, problems);
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  const value = Value.Convert(schema, Value.Default(schema, interpolated));
+  const errors = [...Value.Errors(schema, value)];
+  if (errors.length > 0) throw new ConfigError(source, describeErrors(schema, value, errors));
+  return Value.Decode(schema, value);
+}
+
+const PLACEHOLDER = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/** Replaces `${VAR}` / `${VAR:-default}` in every string; `VAR_FILE` names a file holding VAR's value. */
+function interpolate(value: unknown, path: (string | number)[], env: Env, problems: string[]): unknown {
+  if (typeof value === 'string') {
+    return value.replace(PLACEHOLDER, (match, name: string | undefined, fallback: string | undefined) => {
+      if (name === undefined) return '${'; // "$${" escapes a literal "${"
+      const direct = env[name];
+      if (direct !== undefined && direct !== '') return direct;
+      const file = env[`${name}_FILE`];
+      if (file) {
+        try {
+          return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+        } catch (err) {
+          problems.push(`${formatPath(path)}: cannot read ${name}_FILE (${file}): ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+          return match;
+        }
+      }
+      if (fallback !== undefined) return fallback;
+      problems.push(`${formatPath(path)}: environment variable ${name} is not set (write \${${name}:-default} for a default)`);
+      return match;
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, i) => interpolate(item, [...path, i], env, problems));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, [...path, k], env, problems)]));
+  }
+  return value;
+}
+
+/** `["monitors", 0, "interval"]` → `monitors[0].interval`. */
+export function formatPath(path: readonly (string | number)[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number' || /^\d+$/.test(part)) out += `[${part}]`;
+    else out += out === '' ? part : `.${part}`;
+  }
+  return out === '' ? '(top level)' : out;
+}
+
+type SchemaError = ReturnType<typeof Value.Errors>[number];
+
+function pointerParts(pointer: string): string[] {
+  return pointer
+    .replace(/^#/, '')
+    .split('/')
+    .filter((p) => p !== '')
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+function at(root: unknown, parts: readonly string[]): unknown {
+  let node = root;
+  for (const part of parts) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}
+
+function show(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function describeErrors(schema: TSchema, value: unknown, errors: SchemaError[]): string[] {
+  const lines = new Set<string>();
+  for (const error of errors) {
+    // An additionalProperties:false rejection is also reported as a "schema is false" error per key.
+    if (error.keyword === 'boolean') continue;
+    const parts = pointerParts(error.instancePath);
+    const where = formatPath(parts);
+    const actual = at(value, parts);
+    const node = at(schema, pointerParts(error.schemaPath)) as Record<string, unknown> | undefined;
+    const params = error.params as Record<string, unknown>;
+    switch (error.keyword) {
+      case 'additionalProperties':
+        for (const key of (params.additionalProperties as string[] | undefined) ?? []) {
+          lines.add(`${formatPath([...parts, key])}: unknown key (check its spelling and indentation)`);
+        }
+        break;
+      case 'required':
+        for (const key of (params.requiredProperties as string[] | undefined) ?? []) {
+          lines.add(`${formatPath([...parts, key])}: is required`);
+        }
+        break;
+      case 'pattern':
+      case 'format':
+        lines.add(`${where}: expected ${String(node?.['x-expected'] ?? `text matching ${String(node?.pattern ?? node?.format)}`)}, got ${show(actual)}`);
+        break;
+      case 'type':
+        lines.add(`${where}: expected ${String(params.type ?? node?.type)}, got ${show(actual)}`);
+        break;
+      case 'const':
+      case 'enum':
+      case 'anyOf':
+        lines.add(`${where}: expected ${describeChoices(node)}, got ${show(actual)}`);
+        break;
+      default:
+        lines.add(`${where}: ${error.message}, got ${show(actual)}`);
+    }
+  }
+  return [...lines];
+}
+
+function describeChoices(node: Record<string, unknown> | undefined): string {
+  if (!node) return 'one of the allowed values';
+  if ('const' in node) return JSON.stringify(node.const);
+  const options = (node.anyOf ?? node.enum) as unknown[] | undefined;
+  if (Array.isArray(options) && options.every((o) => o !== null && typeof o === 'object' && 'const' in o)) {
+    return `one of ${options.map((o) => JSON.stringify((o as { const: unknown }).const)).join(', ')}`;
+  }
+  if (Array.isArray(node.enum)) return `one of ${node.enum.map((o) => JSON.stringify(o)).join(', ')}`;
+  if (typeof node['x-expected'] === 'string') return node['x-expected'];
+  return 'one of the allowed forms';
+}

@@ -1,0 +1,10 @@
+export * from './config.js';
+export * from './duration.js';
+export * from './logger.js';
+export * from './metrics.js';
+export * from './service.js';
+export * from './shutdown.js';
+export * from './signing.js';
+export * from './store.js';
+export { Type, type Static, type StaticDecode, type TSchema } from 'typebox';
+export * from './contracts.js';
