@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import Type, { type StaticDecode, type TSchema } from 'typebox';
+import { Settings } from 'typebox/system';
 import Value from 'typebox/value';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { DURATION_PATTERN, formatDuration, parseDuration } from './duration.js';
 
 /** Raised with every problem found in a configuration, each naming its path. */
@@ -50,13 +51,14 @@ export function loadConfigFile<S extends TSchema>(schema: S, path: string, env: 
 
 /** Parses YAML text as configuration; `source` names it in errors. Throws ConfigError. */
 export function parseConfigText<S extends TSchema>(schema: S, text: string, source: string, env: Env = process.env): StaticDecode<S> {
-  const doc = parseDocument(text, { prettyErrors: false });
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, lineCounter });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       source,
       doc.errors.map((e) => {
-        const at = e.linePos?.[0];
-        return `${at ? `line ${at.line}, column ${at.col}: ` : ''}${e.message.split('\n')[0]}`;
+        const at = lineCounter.linePos(e.pos[0]);
+        return `line ${at.line}, column ${at.col}: ${e.message.split('\n')[0]}`;
       }),
     );
   }
@@ -69,7 +71,7 @@ export function parseConfigValue<S extends TSchema>(schema: S, raw: unknown, sou
   const interpolated = interpolate(raw, [], env, problems);
   if (problems.length > 0) throw new ConfigError(source, problems);
   const value = Value.Convert(schema, Value.Default(schema, interpolated));
-  const errors = [...Value.Errors(schema, value)];
+  const errors = allErrors(schema, value);
   if (errors.length > 0) throw new ConfigError(source, describeErrors(schema, value, errors));
   return Value.Decode(schema, value);
 }
@@ -116,6 +118,17 @@ export function formatPath(path: readonly (string | number)[]): string {
 
 type SchemaError = ReturnType<typeof Value.Errors>[number];
 
+/** Every validation error: TypeBox stops at 8 by default, and a config should be fixable in one pass. */
+function allErrors(schema: TSchema, value: unknown): SchemaError[] {
+  const previous = Settings.Get().maxErrors;
+  Settings.Set({ maxErrors: 10_000 });
+  try {
+    return Value.Errors(schema, value);
+  } finally {
+    Settings.Set({ maxErrors: previous });
+  }
+}
+
 function pointerParts(pointer: string): string[] {
   return pointer
     .replace(/^#/, '')
@@ -141,9 +154,14 @@ function show(value: unknown): string {
 
 function describeErrors(schema: TSchema, value: unknown, errors: SchemaError[]): string[] {
   const lines = new Set<string>();
+  // A failed union is reported once: either as the errors of the branch its discriminator
+  // (`kind`, `type`) selects, or as "expected one of …" — never as one error per branch.
+  const unions = errors.filter((e) => e.keyword === 'anyOf');
+  const insideUnion = (e: SchemaError) =>
+    unions.some((u) => e !== u && e.schemaPath.startsWith(`${u.schemaPath}/anyOf/`) && isWithin(e.instancePath, u.instancePath));
   for (const error of errors) {
     // An additionalProperties:false rejection is also reported as a "schema is false" error per key.
-    if (error.keyword === 'boolean') continue;
+    if (error.keyword === 'boolean' || insideUnion(error)) continue;
     const parts = pointerParts(error.instancePath);
     const where = formatPath(parts);
     const actual = at(value, parts);
@@ -167,9 +185,18 @@ function describeErrors(schema: TSchema, value: unknown, errors: SchemaError[]):
       case 'type':
         lines.add(`${where}: expected ${String(params.type ?? node?.type)}, got ${show(actual)}`);
         break;
+      case 'anyOf': {
+        const branch = selectedBranch(node, actual);
+        if (branch) {
+          const nested = describeErrors(branch, actual, allErrors(branch, actual));
+          for (const line of nested) lines.add(line.startsWith('(top level)') ? line.replace('(top level)', where) : prefixPath(where, line));
+        } else {
+          lines.add(`${where}: expected ${describeChoices(node)}, got ${show(actual)}`);
+        }
+        break;
+      }
       case 'const':
       case 'enum':
-      case 'anyOf':
         lines.add(`${where}: expected ${describeChoices(node)}, got ${show(actual)}`);
         break;
       default:
@@ -177,6 +204,30 @@ function describeErrors(schema: TSchema, value: unknown, errors: SchemaError[]):
     }
   }
   return [...lines];
+}
+
+function isWithin(instancePath: string, parent: string): boolean {
+  return instancePath === parent || instancePath.startsWith(`${parent}/`);
+}
+
+const DISCRIMINATORS = ['kind', 'type'];
+
+/** The union member whose `kind`/`type` literal matches the value's, if the union is discriminated that way. */
+function selectedBranch(node: Record<string, unknown> | undefined, actual: unknown): TSchema | undefined {
+  if (!Array.isArray(node?.anyOf) || actual === null || typeof actual !== 'object') return undefined;
+  for (const key of DISCRIMINATORS) {
+    const wanted = (actual as Record<string, unknown>)[key];
+    if (wanted === undefined) continue;
+    const match = (node.anyOf as Record<string, unknown>[]).find(
+      (b) => (b.properties as Record<string, { const?: unknown }> | undefined)?.[key]?.const === wanted,
+    );
+    if (match) return match as TSchema;
+  }
+  return undefined;
+}
+
+function prefixPath(prefix: string, line: string): string {
+  return line.startsWith('[') ? `${prefix}${line}` : `${prefix}.${line}`;
 }
 
 function describeChoices(node: Record<string, unknown> | undefined): string {

@@ -1,0 +1,49 @@
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AppendLog, JsonFile, writeFileAtomic } from './store.js';
+
+const dir = () => mkdtempSync(join(tmpdir(), 'vigil-store-'));
+
+describe('writeFileAtomic', () => {
+  it('replaces the content and leaves no temp file behind', async () => {
+    const d = dir();
+    const path = join(d, 'nested', 'state.json');
+    await writeFileAtomic(path, 'one');
+    await writeFileAtomic(path, 'two');
+    expect(readFileSync(path, 'utf8')).toBe('two');
+    expect(readdirSync(join(d, 'nested'))).toEqual(['state.json']);
+  });
+});
+
+describe('JsonFile', () => {
+  it('round-trips and reports absence as undefined', async () => {
+    const file = new JsonFile<{ epoch: number }>(join(dir(), 'x.json'));
+    expect(file.load()).toBeUndefined();
+    await file.save({ epoch: 1 });
+    expect(new JsonFile(file.path).load()).toEqual({ epoch: 1 });
+  });
+
+  it('keeps the last of many concurrent saves', async () => {
+    const file = new JsonFile<{ n: number }>(join(dir(), 'x.json'));
+    await Promise.all(Array.from({ length: 50 }, (_, n) => file.save({ n })));
+    expect(file.load()).toEqual({ n: 49 });
+  });
+
+  it('names the file when its content is corrupt', () => {
+    const path = join(dir(), 'bad.json');
+    writeFileSync(path, '{"epoch": 1');
+    expect(() => new JsonFile(path).load()).toThrow(/bad\.json is not valid JSON/);
+  });
+});
+
+describe('AppendLog', () => {
+  it('appends records in order and ignores a torn last line', async () => {
+    const path = join(dir(), 'audit.jsonl');
+    const log = new AppendLog<{ step: number }>(path);
+    await Promise.all([1, 2, 3].map((step) => log.append({ step })));
+    writeFileSync(path, readFileSync(path, 'utf8') + '{"step": 4');
+    expect(new AppendLog(path).readAll()).toEqual([{ step: 1 }, { step: 2 }, { step: 3 }]);
+  });
+});
