@@ -180,7 +180,7 @@ function describeErrors(schema: TSchema, value: unknown, errors: SchemaError[]):
         break;
       case 'pattern':
       case 'format':
-        lines.add(`${where}: expected ${String(node?.['x-expected'] ?? `text matching ${String(node?.pattern ?? node?.format)}`)}, got ${show(actual)}`);
+        lines.add(`${where}: expected ${expectation(node)}, got ${show(actual)}`);
         break;
       case 'type':
         lines.add(`${where}: expected ${String(params.type ?? node?.type)}, got ${show(actual)}`);
@@ -210,6 +210,12 @@ function isWithin(instancePath: string, parent: string): boolean {
   return instancePath === parent || instancePath.startsWith(`${parent}/`);
 }
 
+function expectation(node: Record<string, unknown> | undefined): string {
+  const described = node?.['x-expected'];
+  if (typeof described === 'string') return described;
+  return `text matching ${JSON.stringify(node?.pattern ?? node?.format)}`;
+}
+
 const DISCRIMINATORS = ['kind', 'type'];
 
 /** The union member whose `kind`/`type` literal matches the value's, if the union is discriminated that way. */
@@ -221,7 +227,7 @@ function selectedBranch(node: Record<string, unknown> | undefined, actual: unkno
     const match = (node.anyOf as Record<string, unknown>[]).find(
       (b) => (b.properties as Record<string, { const?: unknown }> | undefined)?.[key]?.const === wanted,
     );
-    if (match) return match as TSchema;
+    if (match) return match;
   }
   return undefined;
 }
@@ -235,7 +241,7 @@ function describeChoices(node: Record<string, unknown> | undefined): string {
   if ('const' in node) return JSON.stringify(node.const);
   const options = (node.anyOf ?? node.enum) as unknown[] | undefined;
   if (Array.isArray(options) && options.every((o) => o !== null && typeof o === 'object' && 'const' in o)) {
-    return `one of ${options.map((o) => JSON.stringify((o as { const: unknown }).const)).join(', ')}`;
+    return `one of ${options.map((o) => JSON.stringify((o).const)).join(', ')}`;
   }
   if (Array.isArray(node.enum)) return `one of ${node.enum.map((o) => JSON.stringify(o)).join(', ')}`;
   if (typeof node['x-expected'] === 'string') return node['x-expected'];
