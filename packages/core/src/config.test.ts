@@ -123,8 +123,22 @@ describe('config unions', () => {
       expect((err as ConfigError).problems).toEqual([
         'checks[0].port: is required',
         'checks[1].url: expected an http(s) URL such as "http://127.0.0.1:8090/health", got "nope"',
-        'checks[2]: expected one of the allowed forms, got {"kind":"smtp"}',
+        'checks[2]: expected one of the allowed forms, got an object with keys "kind"',
       ]);
+    }
+  });
+});
+
+describe('config secrets', () => {
+  it('never echoes a value found under a secret-looking key', () => {
+    const S = Type.Object({ voter: Type.Object({ secret: Type.String({ pattern: '^whsec_' }) }) });
+    try {
+      parseConfigText(S, 'voter: { secret: hunter2-plaintext }\n', 't', {});
+      expect.unreachable();
+    } catch (err) {
+      const text = (err as ConfigError).message;
+      expect(text).toContain('voter.secret: expected');
+      expect(text).not.toContain('hunter2');
     }
   });
 });

@@ -146,8 +146,13 @@ function at(root: unknown, parts: readonly string[]): unknown {
   return node;
 }
 
-function show(value: unknown): string {
+const SECRET_KEY = /secret|token|password|passphrase|routingkey|apikey|credential/i;
+
+/** Shows what was found at a path; values under secret-looking keys are never echoed. */
+function show(value: unknown, parts: readonly string[] = []): string {
   if (value === undefined) return 'nothing';
+  if (parts.some((p) => SECRET_KEY.test(p))) return `a ${typeof value} (hidden: it looks like a secret)`;
+  if (value !== null && typeof value === 'object') return `an object with keys ${Object.keys(value).map((k) => JSON.stringify(k)).join(', ') || '(none)'}`;
   const text = JSON.stringify(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
@@ -180,10 +185,10 @@ function describeErrors(schema: TSchema, value: unknown, errors: SchemaError[]):
         break;
       case 'pattern':
       case 'format':
-        lines.add(`${where}: expected ${expectation(node)}, got ${show(actual)}`);
+        lines.add(`${where}: expected ${expectation(node)}, got ${show(actual, parts)}`);
         break;
       case 'type':
-        lines.add(`${where}: expected ${String(params.type ?? node?.type)}, got ${show(actual)}`);
+        lines.add(`${where}: expected ${String(params.type ?? node?.type)}, got ${show(actual, parts)}`);
         break;
       case 'anyOf': {
         const branch = selectedBranch(node, actual);
@@ -191,16 +196,16 @@ function describeErrors(schema: TSchema, value: unknown, errors: SchemaError[]):
           const nested = describeErrors(branch, actual, allErrors(branch, actual));
           for (const line of nested) lines.add(line.startsWith('(top level)') ? line.replace('(top level)', where) : prefixPath(where, line));
         } else {
-          lines.add(`${where}: expected ${describeChoices(node)}, got ${show(actual)}`);
+          lines.add(`${where}: expected ${describeChoices(node)}, got ${show(actual, parts)}`);
         }
         break;
       }
       case 'const':
       case 'enum':
-        lines.add(`${where}: expected ${describeChoices(node)}, got ${show(actual)}`);
+        lines.add(`${where}: expected ${describeChoices(node)}, got ${show(actual, parts)}`);
         break;
       default:
-        lines.add(`${where}: ${error.message}, got ${show(actual)}`);
+        lines.add(`${where}: ${error.message}, got ${show(actual, parts)}`);
     }
   }
   return [...lines];

@@ -1,0 +1,12 @@
+import type { TSchema } from '@vigil/core';
+import type { Notifier } from './alert.js';
+
+/**
+ * One kind of alert channel: the schema of its receiver configuration (whose `type` literal
+ * is the channel's name) and how to build a notifier from a decoded configuration.
+ */
+export interface Channel<Config extends { type: string }> {
+  readonly type: Config['type'];
+  readonly schema: TSchema;
+  create(config: Config): Notifier;
+}
