@@ -73,7 +73,14 @@ export function parseConfigValue<S extends TSchema>(schema: S, raw: unknown, sou
   const value = Value.Convert(schema, Value.Default(schema, interpolated));
   const errors = allErrors(schema, value);
   if (errors.length > 0) throw new ConfigError(source, describeErrors(schema, value, errors));
-  return Value.Decode(schema, value);
+  try {
+    return Value.Decode(schema, value);
+  } catch (err) {
+    // Rules a schema cannot state (unique names, cross-field limits) are checked while decoding;
+    // they raise ConfigError too, and are reported against the file being loaded.
+    if (err instanceof ConfigError) throw new ConfigError(source, err.problems);
+    throw err;
+  }
 }
 
 const PLACEHOLDER = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;

@@ -1,0 +1,94 @@
+import { resolve } from 'node:path';
+import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyError } from 'fastify';
+import type { Logger } from '@vigil/core';
+import { Activations } from './activations.js';
+import type { ActivationConfig } from './config.js';
+import { createMetrics } from './metrics.js';
+import { activationRoutes, ACTIVATIONS_PATH } from './routes/activations.js';
+import { activeRoutes } from './routes/active.js';
+import type { ErrorBody } from './routes/errors.js';
+import { opsRoutes } from './routes/ops.js';
+import { ActivationStore } from './store.js';
+import { VERSION } from './version.js';
+
+export interface AppOptions {
+  config: ActivationConfig;
+  logger: Logger;
+  /** Wall clock in ms; tests move it to check timestamp tolerance and recorded times. */
+  now?: () => number;
+  /** How long closing waits for a plan step in flight before abandoning it. */
+  closeGraceMs?: number;
+}
+
+/** Known framework errors, answered in the service's `{error, message}` shape. */
+function errorCode(error: FastifyError): string {
+  if (error.validation) return 'invalid-request';
+  switch (error.statusCode) {
+    case 413:
+      return 'body-too-large';
+    case 415:
+      return 'unsupported-media-type';
+    default:
+      return 'bad-request';
+  }
+}
+
+/**
+ * Builds the activation service: loads its state (marking plans cut short by a crash as
+ * interrupted), then routes. Closing the app stops taking requests, lets a running plan step
+ * finish (bounded) and flushes the state.
+ */
+export async function buildApp({ config, logger, now = Date.now, closeGraceMs = 5_000 }: AppOptions) {
+  const store = ActivationStore.open(resolve(config.dataDir));
+  const metrics = createMetrics(
+    VERSION,
+    config.targets.map((t) => t.name),
+    (target) => store.targetState(target),
+  );
+  const activations = new Activations({
+    targets: config.targets,
+    store,
+    logger,
+    metrics,
+    now,
+    closeGraceMs,
+    toleranceMs: config.signatureTolerance,
+  });
+  await activations.recover();
+  if (config.voters.length === 0) logger.warn('no voters are configured: every activation request will be refused');
+  if (config.targets.length === 0) logger.warn('no targets are configured: there is nothing to activate');
+
+  const app = Fastify({ loggerInstance: logger }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+
+  app.setErrorHandler<FastifyError>((error, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status >= 500) {
+      request.log.error({ err: error }, 'request failed');
+      return reply.code(500).send({ error: 'internal', message: 'internal error; see the service log' } satisfies ErrorBody);
+    }
+    const body: ErrorBody = { error: errorCode(error), message: error.message };
+    if (request.method === 'POST' && request.routeOptions.url === ACTIVATIONS_PATH) metrics.rejected.inc({ reason: body.error });
+    return reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: 'not-found', message: `no route for ${request.method} ${request.url}` } satisfies ErrorBody),
+  );
+  app.addHook('onClose', async () => {
+    await activations.close();
+  });
+
+  await app.register(opsRoutes, { registry: metrics.registry, isClosing: () => activations.closing });
+  await app.register(activationRoutes, {
+    activations,
+    voters: config.voters,
+    toleranceMs: config.signatureTolerance,
+    now,
+    metrics,
+  });
+  await app.register(activeRoutes, { activations });
+  return app;
+}
+
+export type ActivationApp = Awaited<ReturnType<typeof buildApp>>;

@@ -1,0 +1,129 @@
+import { join } from 'node:path';
+import Type, { type Static } from 'typebox';
+import Value from 'typebox/value';
+import { Activation, AppendLog, JsonFile, Side, type StepRecord } from '@vigil/core';
+
+/** Which side of a target is active, persisted so that a restart keeps the fencing epoch. */
+export const TargetState = Type.Object({
+  active: Side,
+  /** The fencing epoch of the latest activation; it only grows, so a value is never reused. */
+  epoch: Type.Integer({ minimum: 0 }),
+  since: Type.Optional(Type.String()),
+  /** The activation holding the target (running, succeeded or interrupted); absent when none does. */
+  activationId: Type.Optional(Type.String()),
+});
+export type TargetState = Static<typeof TargetState>;
+
+/** What was seen for one webhook-id: enough to tell a replay, a retry and a reused id apart. */
+export const RequestRecord = Type.Object({
+  target: Type.String(),
+  voter: Type.String(),
+  incidentId: Type.String(),
+  bodyHash: Type.String(),
+  /** Hashes of every delivery's signature (each retry is signed anew); the signatures themselves are not kept. */
+  signatureHashes: Type.Array(Type.String()),
+  receivedAt: Type.String(),
+  activationId: Type.Optional(Type.String()),
+});
+export type RequestRecord = Static<typeof RequestRecord>;
+
+const StoredState = Type.Object({
+  version: Type.Literal(1),
+  targets: Type.Record(Type.String(), TargetState),
+  /** Oldest first. */
+  activations: Type.Array(Activation),
+  requests: Type.Record(Type.String(), RequestRecord),
+});
+type StoredState = Static<typeof StoredState>;
+
+/** One line of the append-only audit log. */
+export type AuditRecord = { time: string; activationId: string; target: string; epoch: number } & (
+  | { event: 'activation-created'; requestId: string; voter: string; incidentId: string }
+  | { event: 'step-started' | 'step-finished'; step: StepRecord }
+  | { event: 'activation-finished'; status: Activation['status']; reason?: string }
+);
+
+const INITIAL_TARGET: TargetState = { active: 'primary', epoch: 0 };
+
+/**
+ * The service's durable state in `dataDir`: a JSON snapshot (targets, activations, request
+ * ids) written atomically, and an fsynced audit log. Callers change the in-memory state
+ * synchronously, then `save()`; a snapshot taken at save time is what reaches the disk.
+ */
+export class ActivationStore {
+  private readonly byId = new Map<string, Activation>();
+
+  private constructor(
+    private readonly state: StoredState,
+    private readonly file: JsonFile<StoredState>,
+    private readonly audit: AppendLog<AuditRecord>,
+  ) {
+    for (const activation of state.activations) this.byId.set(activation.id, activation);
+  }
+
+  /** Loads the state found in `dataDir`, or starts empty. A file of the wrong shape is an error naming it. */
+  static open(dataDir: string): ActivationStore {
+    const file = new JsonFile<StoredState>(join(dataDir, 'state.json'));
+    const loaded = file.load();
+    if (loaded !== undefined && !Value.Check(StoredState, loaded)) {
+      const first = Value.Errors(StoredState, loaded)[0];
+      throw new Error(
+        `state file ${file.path} does not hold activation state (${first ? `${first.instancePath || '/'} ${first.message}` : 'unexpected shape'}); move it aside to start afresh`,
+      );
+    }
+    const state = loaded ?? { version: 1, targets: {}, activations: [], requests: {} };
+    return new ActivationStore(state, file, new AppendLog<AuditRecord>(join(dataDir, 'audit.jsonl')));
+  }
+
+  targetState(target: string): TargetState {
+    return this.state.targets[target] ?? { ...INITIAL_TARGET };
+  }
+
+  /** Every target with recorded state, by name. */
+  targets(): Readonly<Record<string, TargetState>> {
+    return this.state.targets;
+  }
+
+  setTargetState(target: string, next: TargetState): void {
+    this.state.targets[target] = next;
+  }
+
+  request(requestId: string): RequestRecord | undefined {
+    return this.state.requests[requestId];
+  }
+
+  rememberRequest(requestId: string, record: RequestRecord): void {
+    this.state.requests[requestId] = record;
+  }
+
+  /** Forgets requests that created nothing and arrived before `cutoff` (ISO time); they only guard against replays. */
+  forgetIdleRequests(cutoff: string): void {
+    for (const [id, record] of Object.entries(this.state.requests)) {
+      if (record.activationId === undefined && record.receivedAt < cutoff) delete this.state.requests[id];
+    }
+  }
+
+  /** The live record: change it, then `save()`. */
+  activation(id: string): Activation | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Newest first, optionally for one target. */
+  activations(target?: string): Activation[] {
+    return this.state.activations.filter((a) => target === undefined || a.target === target).reverse();
+  }
+
+  addActivation(activation: Activation): void {
+    this.state.activations.push(activation);
+    this.byId.set(activation.id, activation);
+  }
+
+  /** Persists the current state; resolves once it (and every earlier save) is durable. */
+  save(): Promise<void> {
+    return this.file.save(this.state);
+  }
+
+  appendAudit(record: AuditRecord): Promise<void> {
+    return this.audit.append(record);
+  }
+}
