@@ -142,3 +142,22 @@ describe('config secrets', () => {
     }
   });
 });
+
+describe('config union defaults', () => {
+  it('does not report fields that have defaults as required when the member has a typo', () => {
+    const S = Type.Object({
+      checks: Type.Array(
+        Type.Union([
+          Type.Object({ kind: Type.Literal('tcp'), port: Type.Integer(), timeout: Duration({ default: '1s' }) }, { additionalProperties: false }),
+          Type.Object({ kind: Type.Literal('http'), url: Type.String() }, { additionalProperties: false }),
+        ]),
+      ),
+    });
+    try {
+      parseConfigText(S, 'checks:\n  - { kind: tcp, prot: 5432 }\n', 't', {});
+      expect.unreachable();
+    } catch (err) {
+      expect((err as ConfigError).problems).toEqual(['checks[0].port: is required', 'checks[0].prot: unknown key (check its spelling and indentation)']);
+    }
+  });
+});

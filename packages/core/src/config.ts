@@ -200,7 +200,9 @@ function describeErrors(schema: TSchema, value: unknown, errors: SchemaError[]):
       case 'anyOf': {
         const branch = selectedBranch(node, actual);
         if (branch) {
-          const nested = describeErrors(branch, actual, allErrors(branch, actual));
+          // Defaults could not be applied while the member was unknown: apply this member's now.
+          const withDefaults: unknown = Value.Default(branch, structuredClone(actual));
+          const nested = describeErrors(branch, withDefaults, allErrors(branch, withDefaults));
           for (const line of nested) lines.add(line.startsWith('(top level)') ? line.replace('(top level)', where) : prefixPath(where, line));
         } else {
           lines.add(`${where}: expected ${describeChoices(node)}, got ${show(actual, parts)}`);

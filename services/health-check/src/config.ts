@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs';
+import { checkConfigWith } from '@vigil/checks';
+import { ConfigError, Duration, formatDuration, Type, type StaticDecode } from '@vigil/core';
+
+const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** One configured check: a check kind's fields plus how it counts towards the service's status. */
+export const HealthCheckItem = checkConfigWith({
+  // Names become "<name>:<measure>" keys and metric labels, so ":" and spaces are kept out.
+  name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', 'x-expected': 'a name of letters, digits, ".", "_" or "-"' }),
+  critical: Type.Boolean({ default: true, description: 'when false, a failure makes the service warn instead of fail' }),
+});
+export type HealthCheckItem = StaticDecode<typeof HealthCheckItem>;
+
+export const HealthCheckConfig = Type.Decode(
+  Type.Object(
+    {
+      server: Type.Object(
+        {
+          host: Type.String({ default: '127.0.0.1' }),
+          port: Type.Integer({ minimum: 0, maximum: 65535, default: 8081 }),
+        },
+        { default: {}, additionalProperties: false },
+      ),
+      serviceId: Type.String({ default: 'primary', minLength: 1, description: 'reported as serviceId in /health' }),
+      version: Type.String({ default: PACKAGE_VERSION, minLength: 1 }),
+      deadline: Duration({ default: '2s', description: '/health always answers within this' }),
+      checks: Type.Array(HealthCheckItem, {
+        default: [{ name: 'app', kind: 'http', url: 'http://127.0.0.1:8090/health', timeout: '1s' }],
+      }),
+    },
+    { additionalProperties: false },
+  ),
+  (config) => {
+    const problems = configProblems(config);
+    // Thrown from decoding, so that it surfaces like any other invalid configuration (exit 2).
+    if (problems.length > 0) throw new ConfigError('checks', problems);
+    return config;
+  },
+);
+export type HealthCheckConfig = StaticDecode<typeof HealthCheckConfig>;
+
+/** What the schema alone cannot say: check names are unique and every check ends before the deadline. */
+export function configProblems(config: { deadline: number; checks: readonly { name: string; timeout: number }[] }): string[] {
+  const problems: string[] = [];
+  const firstUse = new Map<string, number>();
+  config.checks.forEach((check, i) => {
+    const first = firstUse.get(check.name);
+    if (first === undefined) firstUse.set(check.name, i);
+    else problems.push(`checks[${i}].name: duplicate check name ${JSON.stringify(check.name)} (already used by checks[${first}])`);
+    if (check.timeout >= config.deadline) {
+      problems.push(`checks[${i}].timeout: ${formatDuration(check.timeout)} must be shorter than the ${formatDuration(config.deadline)} deadline`);
+    }
+  });
+  return problems;
+}

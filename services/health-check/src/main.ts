@@ -1,0 +1,14 @@
+import { runService } from '@vigil/core';
+import { buildApp } from './app.js';
+import { HealthCheckConfig } from './config.js';
+
+await runService({
+  name: 'vigil-health-check',
+  schema: HealthCheckConfig,
+  async start(config, logger) {
+    const app = await buildApp(config, logger);
+    await app.listen({ host: config.server.host, port: config.server.port });
+    // Fastify's close stops accepting connections and lets in-flight responses finish.
+    return { close: () => app.close() };
+  },
+});
