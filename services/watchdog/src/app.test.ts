@@ -1,0 +1,225 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Alert } from '@vigil/alerting';
+import { createLogger, generateSecret, parseConfigValue, verify, type ActivationRequest } from '@vigil/core';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { buildApp } from './app.js';
+import { WatchdogConfig } from './config.js';
+import type { MonitorList } from './routes/monitors.js';
+import { healthTarget, receiver, type LocalServer } from './test-support/servers.js';
+
+const logger = createLogger({ service: 'test', level: 'silent' });
+const voterSecret = generateSecret();
+const alertSecret = generateSecret();
+const WAIT = { timeout: 8000, interval: 25 };
+
+type App = Awaited<ReturnType<typeof buildApp>>;
+let dataDir: string;
+const cleanup: (() => Promise<void>)[] = [];
+
+beforeEach(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'vigil-watchdog-'));
+});
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+async function track<T extends LocalServer>(server: Promise<T>): Promise<T> {
+  const s = await server;
+  cleanup.push(() => s.close());
+  return s;
+}
+
+interface Setup {
+  target: Awaited<ReturnType<typeof healthTarget>>;
+  activation: Awaited<ReturnType<typeof receiver>>;
+  alerts: Awaited<ReturnType<typeof receiver>>;
+}
+
+async function servers(activationScript: number[] = []): Promise<Setup> {
+  return {
+    target: await track(healthTarget()),
+    activation: await track(receiver(activationScript, 202)),
+    alerts: await track(receiver([], 200)),
+  };
+}
+
+async function start({ target, activation, alerts }: Setup): Promise<App> {
+  const config = parseConfigValue(
+    WatchdogConfig,
+    {
+      dataDir,
+      voter: { id: 'watchdog-test', secret: voterSecret },
+      activation: { url: activation.url, timeout: '2s', retries: 3 },
+      alerts: { webhooks: [{ name: 'sink', url: `${alerts.url}/alerts`, secret: alertSecret }] },
+      monitors: [
+        // Generous timeout: a loaded machine must not make a healthy target look down three times in a row.
+        { name: 'primary', url: `${target.url}/health`, interval: '300ms', timeout: '250ms', failureThreshold: 3, successThreshold: 2, activate: { target: 'primary' } },
+      ],
+    },
+    'test',
+    {},
+  );
+  const app = await buildApp({ config, logger, activationBackoff: { baseMs: 10, maxMs: 50 } });
+  cleanup.push(() => app.close());
+  await app.ready();
+  return app;
+}
+
+async function monitors(app: App) {
+  const response = await app.inject({ method: 'GET', url: '/v1/monitors' });
+  expect(response.statusCode).toBe(200);
+  return response.json<MonitorList>().monitors;
+}
+
+/** Lets at least `n` more probes reach the target. */
+async function probesPass(target: Setup['target'], n: number): Promise<void> {
+  const from = target.hits();
+  await vi.waitFor(() => expect(target.hits()).toBeGreaterThanOrEqual(from + n), WAIT);
+}
+
+const alertsOf = (s: Setup) => s.alerts.requests.map((r) => JSON.parse(r.body) as Alert);
+
+describe('watchdog app', () => {
+  it('fires one alert and sends one signed activation request when the target goes down, and one resolution when it recovers', async () => {
+    const s = await servers();
+    const app = await start(s);
+    await vi.waitFor(async () => expect((await monitors(app))[0]!.state).toBe('up'), WAIT);
+
+    s.target.setHealthy(false);
+    await vi.waitFor(() => expect(s.activation.requests).toHaveLength(1), WAIT);
+    await vi.waitFor(() => expect(s.alerts.requests).toHaveLength(1), WAIT);
+    const [down] = await monitors(app);
+    expect(down).toMatchObject({ state: 'down', incident: { activationRequested: true } });
+    const incidentId = down!.incident!.id;
+
+    const request = s.activation.requests[0]!;
+    expect(request.path).toBe('/v1/activations');
+    expect(request.headers['webhook-id']).toBe(`act-${incidentId}`);
+    expect(verify({ secrets: [voterSecret], headers: request.headers, body: request.body })).toMatchObject({ ok: true });
+    const body = JSON.parse(request.body) as ActivationRequest;
+    expect(body).toMatchObject({ target: 'primary', voter: 'watchdog-test', incident: { id: incidentId, monitor: 'primary', consecutiveFailures: 3 } });
+    expect(body.incident.evidence.slice(-3).map((e) => e.status)).toEqual(['fail', 'fail', 'fail']);
+    expect(body.incident.evidence.at(-1)!.output).toContain('503');
+
+    const firing = s.alerts.requests[0]!;
+    expect(firing.path).toBe('/alerts');
+    expect(verify({ secrets: [alertSecret], headers: firing.headers, body: firing.body })).toMatchObject({ ok: true });
+    expect(alertsOf(s)[0]).toMatchObject({
+      status: 'firing',
+      severity: 'critical',
+      monitor: 'primary',
+      dedupKey: incidentId,
+      startsAt: body.incident.startedAt,
+      labels: { monitor: 'primary', target: 'primary' },
+      annotations: { url: `${s.target.url}/health` },
+    });
+
+    // Staying down raises nothing more.
+    await probesPass(s.target, 4);
+    expect(s.activation.requests).toHaveLength(1);
+    expect(s.alerts.requests).toHaveLength(1);
+
+    s.target.setHealthy(true);
+    await vi.waitFor(() => expect(s.alerts.requests).toHaveLength(2), WAIT);
+    const [, resolved] = alertsOf(s);
+    expect(resolved).toMatchObject({ status: 'resolved', dedupKey: incidentId, startsAt: body.incident.startedAt });
+    expect(resolved!.id).not.toBe(alertsOf(s)[0]!.id);
+    expect(resolved!.endsAt).toBeDefined();
+    expect(await monitors(app)).toMatchObject([{ state: 'up', incident: null }]);
+
+    await probesPass(s.target, 3);
+    expect(s.alerts.requests).toHaveLength(2);
+    expect(s.activation.requests).toHaveLength(1);
+  });
+
+  it('after a restart during an outage, sends no second alert or activation, and resolves the same incident', async () => {
+    const s = await servers();
+    s.target.setHealthy(false);
+    const first = await start(s);
+    await vi.waitFor(() => expect(s.activation.requests).toHaveLength(1), WAIT);
+    await vi.waitFor(() => expect(s.alerts.requests).toHaveLength(1), WAIT);
+    const incidentId = (await monitors(first))[0]!.incident!.id;
+    await first.close();
+
+    const stored = JSON.parse(await readFile(join(dataDir, 'monitors.json'), 'utf8')) as unknown;
+    expect(stored).toMatchObject({ version: 1, monitors: { primary: { status: 'down', incident: { id: incidentId, activationRequested: true } } } });
+
+    const second = await start(s);
+    expect((await monitors(second))[0]).toMatchObject({ state: 'down', incident: { id: incidentId } });
+    await probesPass(s.target, 4);
+    expect(s.activation.requests).toHaveLength(1);
+    expect(s.alerts.requests).toHaveLength(1);
+
+    s.target.setHealthy(true);
+    await vi.waitFor(() => expect(s.alerts.requests).toHaveLength(2), WAIT);
+    expect(alertsOf(s)[1]).toMatchObject({ status: 'resolved', dedupKey: incidentId });
+  });
+
+  it('retries an activation request the service answers 503 under the same webhook-id', async () => {
+    const s = await servers([503, 503]);
+    s.target.setHealthy(false);
+    const app = await start(s);
+    await vi.waitFor(() => expect(s.activation.requests).toHaveLength(3), WAIT);
+    const ids = s.activation.requests.map((r) => r.headers['webhook-id']);
+    expect(new Set(ids).size).toBe(1);
+    for (const r of s.activation.requests) expect(verify({ secrets: [voterSecret], headers: r.headers, body: r.body }).ok).toBe(true);
+    await vi.waitFor(async () => {
+      const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(metrics).toContain('vigil_activation_requests_total{monitor="primary",outcome="accepted"} 1');
+    }, WAIT);
+    await probesPass(s.target, 2);
+    expect(s.activation.requests).toHaveLength(3);
+  });
+
+  it('serves liveness, readiness, monitors and metrics', async () => {
+    const s = await servers();
+    const app = await start(s);
+    await vi.waitFor(async () => expect((await monitors(app))[0]!.lastResult).not.toBeNull(), WAIT);
+
+    const live = await app.inject({ method: 'GET', url: '/livez' });
+    expect(live.statusCode).toBe(200);
+    expect(live.headers['content-type']).toContain('application/health+json');
+    expect((await app.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({ status: 'pass' });
+
+    const [view] = await monitors(app);
+    expect(view).toMatchObject({
+      name: 'primary',
+      url: `${s.target.url}/health`,
+      schedule: 'every 300ms',
+      activationTarget: 'primary',
+      lastResult: { status: 'pass', output: 'HTTP 200, health+json status "pass"' },
+      incident: null,
+    });
+    expect(view!.lastResult!.durationMs).toBeGreaterThan(0);
+
+    const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.headers['content-type']).toContain('text/plain');
+    for (const series of [
+      'probe_success{monitor="primary"} 1',
+      'probe_duration_seconds{monitor="primary"}',
+      'vigil_monitor_consecutive_failures{monitor="primary"} 0',
+      'vigil_monitor_state{monitor="primary",state="up"} 1',
+      'vigil_monitor_state{monitor="primary",state="down"} 0',
+      'vigil_probes_total{monitor="primary",result="pass"}',
+      'vigil_activation_requests_total{monitor="primary",outcome="accepted"} 0',
+      'vigil_watchdog_last_cycle_timestamp_seconds',
+      'vigil_scheduler_skipped_ticks_total{monitor="primary"} 0',
+      'vigil_scheduler_lag_seconds_bucket',
+      'vigil_build_info{service="watchdog"',
+    ]) {
+      expect(metrics.body).toContain(series);
+    }
+  });
+
+  it('starts with an empty configuration and no monitors', async () => {
+    const config = parseConfigValue(WatchdogConfig, { dataDir }, 'test', {});
+    const app = await buildApp({ config, logger });
+    cleanup.push(() => app.close());
+    await app.ready();
+    expect(await monitors(app)).toEqual([]);
+    expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+  });
+});
