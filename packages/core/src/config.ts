@@ -26,6 +26,15 @@ export const Duration = (options: { default?: string; description?: string } = {
 export const HttpUrl = (options: { default?: string; description?: string } = {}) =>
   Type.String({ ...options, pattern: '^https?://[^\\s/]+', 'x-expected': 'an http(s) URL such as "http://127.0.0.1:8090/health"' });
 
+/** A Standard Webhooks secret, `whsec_` and at least 16 bytes of base64. Never echoed in errors. */
+export const WebhookSecret = (options: { description?: string } = {}) =>
+  Type.String({
+    description: 'Standard Webhooks secret "whsec_<base64>"; write ${ENV_VAR} to keep it out of the file',
+    ...options,
+    pattern: '^whsec_[A-Za-z0-9+/]{22,}={0,2}$',
+    'x-expected': 'a Standard Webhooks secret "whsec_<base64>" of at least 16 bytes',
+  });
+
 export type Env = Record<string, string | undefined>;
 
 /** Finds the config file: `--config PATH` / `--config=PATH`, else VIGIL_CONFIG. */

@@ -42,7 +42,7 @@ describe('ActivationConfig', () => {
 
   it('rejects a malformed secret without showing it', () => {
     const problems = problemsOf({ voters: [{ id: 'watchdog-1', secret: 'hunter2-not-a-secret' }] });
-    expect(problems).toEqual([expect.stringMatching(/^voters\[0\]\.secret: expected a secret "whsec_<base64>"/)]);
+    expect(problems).toEqual([expect.stringMatching(/^voters\[0\]\.secret: expected a Standard Webhooks secret "whsec_<base64>"/)]);
     expect(problems.join('\n')).not.toContain('hunter2');
   });
 

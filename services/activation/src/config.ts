@@ -1,5 +1,5 @@
 import Type, { type StaticDecode } from 'typebox';
-import { ConfigError, Duration, formatPath, isValidSecret } from '@vigil/core';
+import { ConfigError, Duration, WebhookSecret, formatPath, isValidSecret } from '@vigil/core';
 import { PlanStep, stepKindOf } from './plan/steps/index.js';
 
 export const DEFAULT_PORT = 8083;
@@ -8,7 +8,7 @@ export const DEFAULT_PORT = 8083;
 export const Voter = Type.Object(
   {
     id: Type.String({ minLength: 1, maxLength: 200, description: 'the `voter` a request body must name' }),
-    secret: Type.String({ minLength: 1, description: 'Standard Webhooks secret "whsec_<base64>"; use ${ENV_VAR}' }),
+    secret: WebhookSecret(),
   },
   { additionalProperties: false },
 );
@@ -81,7 +81,7 @@ function duplicates<T>(
 export function configProblems(config: ConfigShape): string[] {
   const problems: string[] = [];
   config.voters.forEach((voter, i) => {
-    // Never echo the value: it is a credential.
+    // The schema's pattern admits base64 that decodes to fewer bytes than it looks; never echo the value.
     if (!isValidSecret(voter.secret)) problems.push(`voters[${i}].secret: expected a secret "whsec_<base64>" of at least 16 bytes (value not shown)`);
   });
   problems.push(...duplicates(config.voters, (v) => v.id, (i) => ['voters', i, 'id'], (id) => `the id "${id}"`));

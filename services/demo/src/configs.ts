@@ -1,0 +1,79 @@
+import { parseDuration } from '@vigil/core';
+
+/** The demo's configuration files: everything on loopback, settings small enough to watch. */
+export interface DemoSettings {
+  ports: { primary: number; standby: number; sink: number; healthCheck: number; watchdog: number; activation: number };
+  dataDir: string;
+  interval: string;
+  timeout: string;
+  failureThreshold: number;
+  successThreshold: number;
+  /** Where the watchdog sends activation requests; defaults to the activation service itself. */
+  activationUrl?: string;
+}
+
+export const DEFAULT_SETTINGS: Omit<DemoSettings, 'dataDir'> = {
+  ports: { primary: 8090, standby: 8091, sink: 8099, healthCheck: 8081, watchdog: 8082, activation: 8083 },
+  interval: '2s',
+  timeout: '1s',
+  failureThreshold: 3,
+  successThreshold: 2,
+};
+
+/**
+ * /health must answer inside the watchdog's probe timeout, or a slow dependency would look like a
+ * dead region: the deadline is 80% of the probe timeout, and each check gets half of it.
+ */
+export function healthCheckConfig(s: DemoSettings): string {
+  const probeTimeoutMs = parseDuration(s.timeout) ?? 1_000;
+  return `# Runs beside the primary and reports whether the primary region can serve.
+server: { host: 127.0.0.1, port: ${s.ports.healthCheck} }
+serviceId: primary
+deadline: ${Math.floor(probeTimeoutMs * 0.8)}ms
+checks:
+  - name: app
+    kind: http
+    url: http://127.0.0.1:${s.ports.primary}/health
+    timeout: ${Math.floor(probeTimeoutMs * 0.5)}ms
+`;
+}
+
+/** Secrets reach the services through the environment, as `${VAR}` in the files shows. */
+export function watchdogConfig(s: DemoSettings): string {
+  return `# Runs in the secondary region and probes the primary's health-check service.
+server: { host: 127.0.0.1, port: ${s.ports.watchdog} }
+dataDir: ${s.dataDir}/watchdog
+voter: { id: watchdog-1, secret: "\${VIGIL_VOTER_SECRET}" }
+activation: { url: "${s.activationUrl ?? `http://127.0.0.1:${s.ports.activation}`}", timeout: 5s }
+alerts:
+  webhooks:
+    - { name: sink, url: "http://127.0.0.1:${s.ports.sink}/alerts", secret: "\${VIGIL_ALERT_SECRET}" }
+monitors:
+  - name: primary
+    url: http://127.0.0.1:${s.ports.healthCheck}/health
+    interval: ${s.interval}
+    timeout: ${s.timeout}
+    failureThreshold: ${s.failureThreshold}
+    successThreshold: ${s.successThreshold}
+    activate: { target: primary }
+`;
+}
+
+export function activationConfig(s: DemoSettings): string {
+  return `# Runs in the secondary region; fails over when a watchdog asks.
+server: { host: 127.0.0.1, port: ${s.ports.activation} }
+dataDir: ${s.dataDir}/activation
+voters:
+  - { id: watchdog-1, secret: "\${VIGIL_VOTER_SECRET}" }
+targets:
+  - name: primary
+    plan:
+      - name: enable-standby
+        kind: http
+        method: POST
+        url: http://127.0.0.1:${s.ports.standby}/admin/enable
+        body: { reason: "primary region failed" }
+        timeout: 5s
+        retries: 2
+`;
+}

@@ -1,0 +1,3 @@
+export * from './apps.js';
+export * from './configs.js';
+export * from './processes.js';
