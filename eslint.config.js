@@ -32,6 +32,11 @@ export default tseslint.config(
     },
   },
   {
+    // Plain JavaScript (this file) is outside the TypeScript projects.
+    files: ['**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  {
     files: ['services/demo/src/**/*.ts'],
     rules: { 'no-console': 'off' },
   },

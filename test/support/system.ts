@@ -1,0 +1,185 @@
+/**
+ * Starts the whole failover loop for a test: the sample primary, standby and alert sink in this
+ * process, and the three Vigil services as real processes from their built output.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateSecret } from '@vigil/core';
+import {
+  SamplePrimary,
+  activationConfig,
+  healthCheckConfig,
+  startAlertSink,
+  startService,
+  startStandby,
+  watchdogConfig,
+  type DemoSettings,
+  type ServiceName,
+  type ServiceProcess,
+} from '@vigil/demo';
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const address = server.address();
+  await new Promise((ok) => server.close(ok));
+  if (!address || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+export async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((ok) => setTimeout(ok, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`);
+}
+
+export async function getJson<T = Record<string, unknown>>(url: string): Promise<{ status: number; body: T }> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+/** A TCP server that accepts connections and never answers: a hung region. */
+export async function startHangingServer(port: number): Promise<{ close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((ok) => server.listen(port, '127.0.0.1', ok));
+  return {
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((ok) => server.close(ok));
+    },
+  };
+}
+
+export type Timing = Pick<DemoSettings, 'interval' | 'timeout' | 'failureThreshold' | 'successThreshold'>;
+
+export const FAST: Timing = { interval: '500ms', timeout: '300ms', failureThreshold: 3, successThreshold: 2 };
+
+export interface System {
+  settings: DemoSettings;
+  secrets: { VIGIL_VOTER_SECRET: string; VIGIL_ALERT_SECRET: string };
+  primary: SamplePrimary;
+  standby: Awaited<ReturnType<typeof startStandby>>;
+  sink: Awaited<ReturnType<typeof startAlertSink>>;
+  services: Record<ServiceName, ServiceProcess>;
+  /** Every request the watchdog sent to the activation service. */
+  activationRequests: RecordedRequest[];
+  configPath(name: ServiceName): string;
+  url(name: ServiceName, path: string): string;
+  /** Stops and starts one service on the same config and data directory. */
+  restart(name: ServiceName): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const PORT_OF = { 'health-check': 'healthCheck', watchdog: 'watchdog', activation: 'activation' } as const;
+
+export async function startSystem(timing: Timing = FAST): Promise<System> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'vigil-system-'));
+  const settings: DemoSettings = {
+    ...timing,
+    dataDir,
+    ports: {
+      primary: await freePort(),
+      standby: await freePort(),
+      sink: await freePort(),
+      healthCheck: await freePort(),
+      watchdog: await freePort(),
+      activation: await freePort(),
+    },
+  };
+  const proxy = await startRecordingProxy(await freePort(), () => settings.ports.activation);
+  settings.activationUrl = `http://127.0.0.1:${proxy.port}`;
+  const secrets = { VIGIL_VOTER_SECRET: generateSecret(), VIGIL_ALERT_SECRET: generateSecret() };
+  const primary = new SamplePrimary(settings.ports.primary);
+  await primary.setMode('up');
+  const standby = await startStandby(settings.ports.standby);
+  const sink = await startAlertSink(secrets.VIGIL_ALERT_SECRET, settings.ports.sink);
+
+  const configs = { 'health-check': healthCheckConfig(settings), activation: activationConfig(settings), watchdog: watchdogConfig(settings) };
+  const configPath = (name: ServiceName) => join(dataDir, `${name}.yaml`);
+  const url = (name: ServiceName, path: string) => `http://127.0.0.1:${settings.ports[PORT_OF[name]]}${path}`;
+  const launch = async (name: ServiceName) => {
+    const service = startService(name, configPath(name), { env: secrets });
+    await waitFor(`${name} to be ready`, async () => {
+      if (service.child.exitCode !== null) throw new Error(`${name} exited: ${service.lines.join('\n')}`);
+      return (await fetch(url(name, '/readyz'))).ok;
+    });
+    return service;
+  };
+  for (const [name, text] of Object.entries(configs)) writeFileSync(configPath(name as ServiceName), text);
+  const services = {} as Record<ServiceName, ServiceProcess>;
+  // Activation first, so the watchdog's first activation request finds it listening.
+  for (const name of ['activation', 'health-check', 'watchdog'] as const) services[name] = await launch(name);
+
+  return {
+    settings,
+    secrets,
+    primary,
+    standby,
+    sink,
+    services,
+    activationRequests: proxy.requests,
+    configPath,
+    url,
+    async restart(name) {
+      await services[name].stop('SIGTERM');
+      services[name] = await launch(name);
+    },
+    async stop() {
+      await Promise.all(Object.values(services).map((s) => s.stop('SIGKILL')));
+      await Promise.all([primary.close(), standby.close(), sink.close(), proxy.close()]);
+    },
+  };
+}
+
+export interface RecordedRequest {
+  at: number;
+  method: string;
+  path: string;
+  webhookId: string | undefined;
+  body: string;
+  status: number;
+}
+
+/** Forwards HTTP requests to a port and records each one: an independent count of what was sent. */
+export async function startRecordingProxy(port: number, targetPort: () => number): Promise<{ port: number; requests: RecordedRequest[]; close(): Promise<void> }> {
+  const { createServer: createHttpServer } = await import('node:http');
+  const requests: RecordedRequest[] = [];
+  const server = createHttpServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const at = Date.now();
+      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== 'host' && k !== 'content-length' && k !== 'connection')) as Record<string, string>;
+      fetch(`http://127.0.0.1:${targetPort()}${req.url}`, { method: req.method, headers, body: req.method === 'GET' ? undefined : body }).then(
+        async (upstream) => {
+          const text = await upstream.text();
+          requests.push({ at, method: req.method ?? '', path: req.url ?? '', webhookId: req.headers['webhook-id'] as string | undefined, body, status: upstream.status });
+          res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' }).end(text);
+        },
+        () => {
+          requests.push({ at, method: req.method ?? '', path: req.url ?? '', webhookId: req.headers['webhook-id'] as string | undefined, body, status: 502 });
+          res.writeHead(502).end();
+        },
+      );
+    });
+  });
+  await new Promise<void>((ok) => server.listen(port, '127.0.0.1', ok));
+  return { port, requests, close: () => new Promise<void>((ok) => server.close(() => ok())) };
+}
