@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyError } from 'fastify';
+import Fastify, { LogController, type FastifyError } from 'fastify';
 import type { Logger } from '@vigil/core';
 import { Activations } from './activations.js';
 import type { ActivationConfig } from './config.js';
@@ -59,7 +59,11 @@ export async function buildApp({ config, logger, now = Date.now, closeGraceMs = 
   if (config.voters.length === 0) logger.warn('no voters are configured: every activation request will be refused');
   if (config.targets.length === 0) logger.warn('no targets are configured: there is nothing to activate');
 
-  const app = Fastify({ loggerInstance: logger }).withTypeProvider<TypeBoxTypeProvider>();
+  const app = Fastify({
+    loggerInstance: logger,
+    // Clients poll /v1/active and Prometheus scrapes /metrics: log what changes things, not every read.
+    logController: new LogController({ disableRequestLogging: (request) => request.method === 'GET' }),
+  }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
 
   app.setErrorHandler<FastifyError>((error, request, reply) => {

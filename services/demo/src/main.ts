@@ -18,7 +18,7 @@ const MODES: PrimaryMode[] = ['up', 'erroring', 'hanging', 'stopped'];
 
 const keepState = process.argv.includes('--keep-state');
 const settings: DemoSettings = { ...DEFAULT_SETTINGS, dataDir: resolve('.vigil-data/demo') };
-const pretty = PinoPretty.prettyFactory({ colorize: process.stdout.isTTY, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname,service' });
+const pretty = PinoPretty.prettyFactory({ colorize: process.stdout.isTTY, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname,service', singleLine: true });
 const say = (who: string, text: string) => process.stdout.write(`${who.padEnd(13)}| ${text}\n`);
 
 async function main(): Promise<void> {

@@ -95,6 +95,10 @@ export class Monitor {
     if (state.status !== before.status) {
       this.log.info({ from: before.status, to: state.status, consecutiveFailures: state.consecutiveFailures, output: result.output }, 'monitor state changed');
     }
+    if (result.status === 'fail' && state.status === 'degraded') {
+      // Counting towards the threshold: the operator's early view of an incident forming.
+      this.log.warn({ failures: `${state.consecutiveFailures}/${this.policy.failureThreshold}`, output: result.output }, 'probe failed');
+    }
     // Durable before any effect: after a crash we may miss sending once, but never send twice.
     if (!isDeepStrictEqual(this.restartView(state), this.restartView(before))) await this.persist(state);
     for (const event of events) this.dispatch(event);
