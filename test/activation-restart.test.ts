@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { signedHeaders, type ActivationRequest } from '@vigil/core';
-import { getJson, startSystem, waitFor, type System } from './support/system.js';
+import { FAST, getJson, startSystem, waitFor, type System } from '@vigil/demo';
 
 let system: System | undefined;
 afterEach(async () => {
@@ -30,7 +30,7 @@ async function post(s: System, body: string, id: string): Promise<{ status: numb
 
 describe('activation service restarted after activating', () => {
   it('keeps the epoch and refuses to run the plan again', async () => {
-    system = await startSystem();
+    system = await startSystem({ timing: FAST });
     await system.services.watchdog.stop('SIGTERM'); // this test drives activation directly
 
     const first = await post(system, request('inc-1'), 'msg-1');

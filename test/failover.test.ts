@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseDuration } from '@vigil/core';
-import { FAST, getJson, startHangingServer, startSystem, waitFor, type System } from './support/system.js';
+import { FAST, getJson, startHangingServer, startSystem, waitFor, type System } from '@vigil/demo';
 
 /** The detection bound the README states: interval × (failureThreshold − 1) + timeout. */
 const boundMs = parseDuration(FAST.interval)! * (FAST.failureThreshold - 1) + parseDuration(FAST.timeout)!;
@@ -60,7 +60,7 @@ async function expectOneResolution(s: System): Promise<void> {
 
 describe('failover loop with real processes', () => {
   it('primary region killed (connection refused): one alert, one activation, epoch 1, one resolution', async () => {
-    system = await startSystem();
+    system = await startSystem({ timing: FAST });
     await waitFor('a first healthy probe', async () => {
       const { body } = await getJson<Monitors>(system!.url('watchdog', '/v1/monitors'));
       return body.monitors[0]?.state === 'up';
@@ -75,7 +75,7 @@ describe('failover loop with real processes', () => {
   });
 
   it('primary app hanging behind the health-check: /health fails within its deadline, one activation', async () => {
-    system = await startSystem();
+    system = await startSystem({ timing: FAST });
     await waitFor('a first healthy probe', async () => (await getJson<Monitors>(system!.url('watchdog', '/v1/monitors'))).body.monitors[0]?.state === 'up');
     const failedAt = Date.now();
     await system.primary.setMode('hanging');
@@ -90,7 +90,7 @@ describe('failover loop with real processes', () => {
   });
 
   it('primary region hanging (accepts, never answers): probes time out, one activation', async () => {
-    system = await startSystem();
+    system = await startSystem({ timing: FAST });
     await waitFor('a first healthy probe', async () => (await getJson<Monitors>(system!.url('watchdog', '/v1/monitors'))).body.monitors[0]?.state === 'up');
     const failedAt = Date.now();
     await system.services['health-check'].stop('SIGKILL');

@@ -1,3 +1,4 @@
 export * from './apps.js';
 export * from './configs.js';
 export * from './processes.js';
+export * from './system.js';

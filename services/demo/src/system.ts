@@ -1,24 +1,17 @@
 /**
- * Starts the whole failover loop for a test: the sample primary, standby and alert sink in this
- * process, and the three Vigil services as real processes from their built output.
+ * Starts the whole failover loop: the sample primary, standby and alert sink in this process,
+ * and the three Vigil services as real processes from their built output. Used by the demo,
+ * the whole-system tests and the benchmarks.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer as createHttpServer } from 'node:http';
 import { generateSecret } from '@vigil/core';
-import {
-  SamplePrimary,
-  activationConfig,
-  healthCheckConfig,
-  startAlertSink,
-  startService,
-  startStandby,
-  watchdogConfig,
-  type DemoSettings,
-  type ServiceName,
-  type ServiceProcess,
-} from '@vigil/demo';
+import { SamplePrimary, startAlertSink, startStandby, type ReceivedAlert } from './apps.js';
+import { activationConfig, healthCheckConfig, watchdogConfig, type DemoSettings } from './configs.js';
+import { startService, type ServiceName, type ServiceProcess } from './processes.js';
 
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -68,7 +61,21 @@ export async function startHangingServer(port: number): Promise<{ close(): Promi
 
 export type Timing = Pick<DemoSettings, 'interval' | 'timeout' | 'failureThreshold' | 'successThreshold'>;
 
+/** Short enough for tests to watch several incidents in seconds. */
 export const FAST: Timing = { interval: '500ms', timeout: '300ms', failureThreshold: 3, successThreshold: 2 };
+
+export interface SystemOptions {
+  timing?: Timing;
+  /** Fixed ports (the demo's); by default every component gets a free ephemeral port. */
+  ports?: DemoSettings['ports'];
+  /** Where configs and state go; by default a new temporary directory. */
+  dataDir?: string;
+  onLine?: (service: ServiceName, line: string) => void;
+  onAlert?: (alert: ReceivedAlert) => void;
+  onEnable?: () => void;
+  /** Route the watchdog's activation requests through a recording proxy (default true). */
+  recordActivationRequests?: boolean;
+}
 
 export interface System {
   settings: DemoSettings;
@@ -83,17 +90,18 @@ export interface System {
   url(name: ServiceName, path: string): string;
   /** Stops and starts one service on the same config and data directory. */
   restart(name: ServiceName): Promise<void>;
-  stop(): Promise<void>;
+  /** Stops everything; SIGKILL by default (tests), SIGTERM for a graceful stop (the demo). */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 const PORT_OF = { 'health-check': 'healthCheck', watchdog: 'watchdog', activation: 'activation' } as const;
 
-export async function startSystem(timing: Timing = FAST): Promise<System> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'vigil-system-'));
+export async function startSystem(options: SystemOptions = {}): Promise<System> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'vigil-system-'));
   const settings: DemoSettings = {
-    ...timing,
+    ...(options.timing ?? FAST),
     dataDir,
-    ports: {
+    ports: options.ports ?? {
       primary: await freePort(),
       standby: await freePort(),
       sink: await freePort(),
@@ -102,19 +110,20 @@ export async function startSystem(timing: Timing = FAST): Promise<System> {
       activation: await freePort(),
     },
   };
-  const proxy = await startRecordingProxy(await freePort(), () => settings.ports.activation);
-  settings.activationUrl = `http://127.0.0.1:${proxy.port}`;
+  // The watchdog reaches activation through a recording proxy: an independent count of requests.
+  const proxy = options.recordActivationRequests === false ? undefined : await startRecordingProxy(0, () => settings.ports.activation);
+  if (proxy) settings.activationUrl = `http://127.0.0.1:${proxy.port}`;
   const secrets = { VIGIL_VOTER_SECRET: generateSecret(), VIGIL_ALERT_SECRET: generateSecret() };
   const primary = new SamplePrimary(settings.ports.primary);
   await primary.setMode('up');
-  const standby = await startStandby(settings.ports.standby);
-  const sink = await startAlertSink(secrets.VIGIL_ALERT_SECRET, settings.ports.sink);
+  const standby = await startStandby(settings.ports.standby, '127.0.0.1', options.onEnable);
+  const sink = await startAlertSink(secrets.VIGIL_ALERT_SECRET, settings.ports.sink, '127.0.0.1', options.onAlert);
 
   const configs = { 'health-check': healthCheckConfig(settings), activation: activationConfig(settings), watchdog: watchdogConfig(settings) };
   const configPath = (name: ServiceName) => join(dataDir, `${name}.yaml`);
   const url = (name: ServiceName, path: string) => `http://127.0.0.1:${settings.ports[PORT_OF[name]]}${path}`;
   const launch = async (name: ServiceName) => {
-    const service = startService(name, configPath(name), { env: secrets });
+    const service = startService(name, configPath(name), { env: secrets, onLine: (line) => options.onLine?.(name, line) });
     await waitFor(`${name} to be ready`, async () => {
       if (service.child.exitCode !== null) throw new Error(`${name} exited: ${service.lines.join('\n')}`);
       return (await fetch(url(name, '/readyz'))).ok;
@@ -133,16 +142,16 @@ export async function startSystem(timing: Timing = FAST): Promise<System> {
     standby,
     sink,
     services,
-    activationRequests: proxy.requests,
+    activationRequests: proxy?.requests ?? [],
     configPath,
     url,
     async restart(name) {
       await services[name].stop('SIGTERM');
       services[name] = await launch(name);
     },
-    async stop() {
-      await Promise.all(Object.values(services).map((s) => s.stop('SIGKILL')));
-      await Promise.all([primary.close(), standby.close(), sink.close(), proxy.close()]);
+    async stop(signal: NodeJS.Signals = 'SIGKILL') {
+      await Promise.all(Object.values(services).map((s) => s.stop(signal)));
+      await Promise.all([primary.close(), standby.close(), sink.close(), proxy?.close()]);
     },
   };
 }
@@ -158,7 +167,6 @@ export interface RecordedRequest {
 
 /** Forwards HTTP requests to a port and records each one: an independent count of what was sent. */
 export async function startRecordingProxy(port: number, targetPort: () => number): Promise<{ port: number; requests: RecordedRequest[]; close(): Promise<void> }> {
-  const { createServer: createHttpServer } = await import('node:http');
   const requests: RecordedRequest[] = [];
   const server = createHttpServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -180,6 +188,11 @@ export async function startRecordingProxy(port: number, targetPort: () => number
       );
     });
   });
-  await new Promise<void>((ok) => server.listen(port, '127.0.0.1', ok));
-  return { port, requests, close: () => new Promise<void>((ok) => server.close(() => ok())) };
+  const bound = await new Promise<number>((ok) =>
+    server.listen(port, '127.0.0.1', () => {
+      const address = server.address();
+      ok(typeof address === 'object' && address ? address.port : port);
+    }),
+  );
+  return { port: bound, requests, close: () => new Promise<void>((ok) => server.close(() => ok())) };
 }
