@@ -1,5 +1,5 @@
 import { WebhookConfig } from '@vigil/alerting';
-import { Duration, HttpUrl, Type, isValidSecret, parseDuration, type StaticDecode } from '@vigil/core';
+import { Duration, HttpUrl, Type, WebhookSecret, parseDuration, type StaticDecode } from '@vigil/core';
 import cron from 'node-cron';
 
 /**
@@ -7,11 +7,7 @@ import cron from 'node-cron';
  * sees all the fields involved, so an error names the monitor (or list) at fault.
  */
 
-const Secret = Type.Refine(
-  Type.String({ description: 'Standard Webhooks secret "whsec_<base64>" shared with the activation service' }),
-  isValidSecret,
-  () => 'expected a Standard Webhooks secret "whsec_<base64>" of at least 16 bytes',
-);
+const Secret = WebhookSecret({ description: 'Standard Webhooks secret "whsec_<base64>" shared with the activation service' });
 
 const CronExpression = Type.Refine(
   Type.String({ description: 'node-cron expression; six fields put seconds first' }),

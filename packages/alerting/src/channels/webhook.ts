@@ -1,4 +1,4 @@
-import { Duration, HttpUrl, Type, isValidSecret, signedHeaders, type StaticDecode } from '@vigil/core';
+import { Duration, HttpUrl, Type, WebhookSecret, signedHeaders, type StaticDecode } from '@vigil/core';
 import type { Alert, DeliveryResult, Notifier } from '../alert.js';
 import type { Channel } from '../channel.js';
 import { postJson } from '../http.js';
@@ -11,11 +11,7 @@ export const WebhookConfig = Type.Object(
     type: Type.Literal('webhook'),
     name: Type.String({ minLength: 1, maxLength: 100, description: 'receiver name shown in logs and metrics' }),
     url: HttpUrl({ description: 'where alerts are POSTed' }),
-    secret: Type.Refine(
-      Type.String({ description: 'Standard Webhooks signing secret shared with the receiver' }),
-      isValidSecret,
-      () => 'expected a Standard Webhooks secret "whsec_<base64>" of at least 16 bytes',
-    ),
+    secret: WebhookSecret({ description: 'Standard Webhooks signing secret shared with the receiver' }),
     timeout: Duration({ default: '5s', description: 'limit for one delivery attempt' }),
     headers: Type.Optional(
       Type.Refine(
