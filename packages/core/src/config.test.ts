@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Type from 'typebox';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, Duration, HttpUrl, configPathFrom, formatPath, loadConfigFile, parseConfigText } from './config.js';
+import type { ConfigError } from './config.js';
+import { collectConfigProblems, Duration, HttpUrl, configPathFrom, formatPath, loadConfigFile, parseConfigText } from './config.js';
 
 const Schema = Type.Object(
   {
@@ -26,15 +27,7 @@ const Schema = Type.Object(
   { additionalProperties: false },
 );
 
-function problems(text: string, env: Record<string, string> = {}): string[] {
-  try {
-    parseConfigText(Schema, text, 'test.yaml', env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const problems = (text: string, env: Record<string, string> = {}) => collectConfigProblems(() => parseConfigText(Schema, text, 'test.yaml', env));
 
 describe('config', () => {
   it('applies defaults and decodes durations to milliseconds', () => {

@@ -122,6 +122,17 @@ function interpolate(value: unknown, path: (string | number)[], env: Env, proble
   return value;
 }
 
+/** The problems a configuration load reports, or none when it succeeds (for checks and tests). */
+export function collectConfigProblems(load: () => unknown): string[] {
+  try {
+    load();
+    return [];
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+}
+
 /** `["monitors", 0, "interval"]` → `monitors[0].interval`. */
 export function formatPath(path: readonly (string | number)[]): string {
   let out = '';

@@ -1,19 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfigValue } from '@vigil/core';
+import { collectConfigProblems, parseConfigValue } from '@vigil/core';
 import { ActivationConfig } from './config.js';
 import { SECRET_1, SECRET_2 } from './test-support/fixtures.js';
 
 const parse = (raw: unknown) => parseConfigValue(ActivationConfig, raw, 'test.yaml', {});
 
-function problemsOf(raw: unknown): string[] {
-  try {
-    parse(raw);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const problemsOf = (raw: unknown) => collectConfigProblems(() => parse(raw));
 
 const step = (extra: Record<string, unknown> = {}) => ({ name: 'enable-standby', kind: 'http', url: 'http://127.0.0.1:8091/admin/enable', ...extra });
 

@@ -1,17 +1,15 @@
 import { join } from 'node:path';
 import Type, { type Static } from 'typebox';
 import Value from 'typebox/value';
-import { Activation, AppendLog, JsonFile, Side, type StepRecord } from '@vigil/core';
+import { Activation, ActiveSide, AppendLog, JsonFile, type StepRecord } from '@vigil/core';
 
 /** Which side of a target is active, persisted so that a restart keeps the fencing epoch. */
-export const TargetState = Type.Object({
-  active: Side,
-  /** The fencing epoch of the latest activation; it only grows, so a value is never reused. */
-  epoch: Type.Integer({ minimum: 0 }),
-  since: Type.Optional(Type.String()),
-  /** The activation holding the target (running, succeeded or interrupted); absent when none does. */
-  activationId: Type.Optional(Type.String()),
-});
+/**
+ * What `GET /v1/active` reports, less the target's name (the key it is stored under). The epoch
+ * only grows, so a value is never reused; `activationId` names the activation holding the target
+ * (running, succeeded or interrupted), absent when none does.
+ */
+export const TargetState = Type.Omit(ActiveSide, ['target']);
 export type TargetState = Static<typeof TargetState>;
 
 /** What was seen for one webhook-id: enough to tell a replay, a retry and a reused id apart. */

@@ -1,18 +1,10 @@
-import { ConfigError, parseConfigText, parseConfigValue } from '@vigil/core';
+import { collectConfigProblems, parseConfigText, parseConfigValue } from '@vigil/core';
 import { describe, expect, it } from 'vitest';
 import { HealthCheckConfig } from './config.js';
 
 const parse = (raw: unknown) => parseConfigValue(HealthCheckConfig, raw, 'health-check.yaml');
 
-function problemsOf(raw: unknown): string[] {
-  try {
-    parse(raw);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const problemsOf = (raw: unknown) => collectConfigProblems(() => parse(raw));
 
 describe('health-check configuration', () => {
   it('works empty, with every default', () => {

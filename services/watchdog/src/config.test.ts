@@ -1,19 +1,11 @@
-import { ConfigError, parseConfigText, parseConfigValue } from '@vigil/core';
+import { collectConfigProblems, parseConfigText, parseConfigValue } from '@vigil/core';
 import { describe, expect, it } from 'vitest';
 import { WatchdogConfig } from './config.js';
 
 const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const monitor = { name: 'primary', url: 'http://127.0.0.1:8081/health', interval: '2s' };
 
-function problems(raw: unknown): string[] {
-  try {
-    parseConfigValue(WatchdogConfig, raw, 'watchdog.yaml', {});
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const problems = (raw: unknown) => collectConfigProblems(() => parseConfigValue(WatchdogConfig, raw, 'watchdog.yaml', {}));
 
 describe('watchdog configuration', () => {
   it('starts from an empty document with defaults and no monitors', () => {
