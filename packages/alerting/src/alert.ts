@@ -27,5 +27,10 @@ export interface Notifier {
   readonly channel: string;
   /** The configured name of this receiver, for logs and metrics; never a secret. */
   readonly name: string;
+  /**
+   * Set by channels whose receiver forgets a firing alert it has not heard about for a while
+   * (Alertmanager's resolve_timeout): the outbox re-sends a firing alert this often until it resolves.
+   */
+  readonly resendIntervalMs?: number;
   notify(alert: Alert, signal: AbortSignal): Promise<DeliveryResult>;
 }

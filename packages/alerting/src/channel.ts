@@ -9,4 +9,10 @@ export interface Channel<Config extends { type: string }> {
   readonly type: Config['type'];
   readonly schema: TSchema;
   create(config: Config): Notifier;
+  /**
+   * For channels that send to several destinations (every Alertmanager of a cluster), each its
+   * own delivery: splits the configuration into one per destination, each with its own name.
+   * Without it, the configuration is one destination.
+   */
+  destinations?(config: Config): Config[];
 }

@@ -1,12 +1,12 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '@vigil/core';
-import { Counter, type Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
 import type { Alert, DeliveryResult, Notifier } from './alert.js';
+import { notificationsCounter, type NotificationLabel } from './metrics.js';
 import { deliverWithRetry, type RetryOptions, type RetryOutcome, type RetryPolicy } from './retry.js';
 
-type Label = 'channel' | 'receiver' | 'outcome';
+type Label = NotificationLabel;
 const OUTCOMES: readonly RetryOutcome[] = ['delivered', 'rejected', 'exhausted', 'cancelled'];
-const METRIC = 'vigil_notifications_total';
 /** After the grace period, cancelled deliveries get this long to notice before close() returns anyway. */
 const ABORT_GRACE_MS = 1_000;
 
@@ -103,18 +103,6 @@ export class AlertDispatcher {
 }
 
 const CLOSED: DeliveryResult = { ok: false, retryable: true, error: 'the dispatcher is closed' };
-
-/** One counter per registry, shared by every dispatcher that reports there. */
-function notificationsCounter(registry: Registry): Counter<Label> {
-  const existing = registry.getSingleMetric(METRIC);
-  if (existing instanceof Counter) return existing;
-  return new Counter({
-    name: METRIC,
-    help: 'Alert notifications by receiver and final outcome (delivered, rejected, exhausted, cancelled).',
-    labelNames: ['channel', 'receiver', 'outcome'] as const,
-    registers: [registry],
-  });
-}
 
 async function finishesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
   const timer = new AbortController();

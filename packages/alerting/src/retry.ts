@@ -122,7 +122,8 @@ export function backoffDelay(policy: RetryPolicy, retry: number, previousDelayMs
   }
 }
 
-async function attemptOnce(notifier: Notifier, alert: Alert, signal: AbortSignal): Promise<DeliveryResult> {
+/** One attempt; a notifier that throws despite its contract counts as a retryable failure. */
+export async function attemptOnce(notifier: Notifier, alert: Alert, signal: AbortSignal): Promise<DeliveryResult> {
   try {
     return await notifier.notify(alert, signal);
   } catch (err) {

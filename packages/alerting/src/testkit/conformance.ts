@@ -1,6 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Alert, DeliveryResult, Notifier } from '../alert.js';
+import { AlertOutbox } from '../outbox.js';
 import { deliverWithRetry } from '../retry.js';
+import { capturedLogger } from './logger.js';
 import { refusingUrl, TestReceiver, type ReceivedRequest } from './receiver.js';
 
 /** Builds the notifier under test, sending to `url`, with the given per-attempt timeout. */
@@ -152,6 +158,32 @@ export function runNotifierConformance(name: string, makeNotifier: MakeNotifier,
       const keys = receiver.requests.map((r) => (options.deliveryId ? options.deliveryId(r) : r.body));
       expect(keys[0]).toBeDefined();
       expect(new Set(keys).size).toBe(1);
+    });
+
+    it('never puts a secret in logs or metrics, through the outbox', async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'vigil-conformance-'));
+      const { logger, lines } = capturedLogger();
+      const registry = new Registry();
+      const outbox = new AlertOutbox({
+        dataDir,
+        notifiers: [make()],
+        logger,
+        registry,
+        policy: { maxAttempts: 5, backoff: { initialBackoffMs: 1, maxBackoffMs: 5 } },
+      });
+      try {
+        receiver.reset({ status: 503, body: `retry ${url}` }, 'reset', { status: 401, body: `who are you, ${url}` });
+        outbox.start();
+        await outbox.enqueue(sampleAlert(), [{ receiver: make().name }]);
+        await vi.waitFor(() => expect(outbox.depth).toBe(0));
+        expect(receiver.requests).toHaveLength(3);
+        const text = JSON.stringify(lines) + (await registry.metrics());
+        expect(text).toContain('HTTP 401');
+        for (const secret of secrets) expect(text).not.toContain(secret);
+      } finally {
+        await outbox.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      }
     });
 
     it('stops retrying at a final failure', async () => {
