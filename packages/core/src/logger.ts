@@ -55,5 +55,8 @@ export function createLogger(settings: LoggerSettings): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
   };
-  return settings.destination ? pino(options, settings.destination as pino.DestinationStream) : pino(options);
+  // Synchronous writes: the lines just before an exit or a crash are the ones an operator needs,
+  // and an asynchronous buffer can lose or reorder them. Log volume here is low.
+  const destination = settings.destination ?? pino.destination({ dest: 1, sync: true });
+  return pino(options, destination as pino.DestinationStream);
 }

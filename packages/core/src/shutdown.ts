@@ -4,6 +4,11 @@ export interface Closable {
   close(): Promise<void>;
 }
 
+/** The last lines of a stopping process are the ones an operator needs: write them out before exiting. */
+function exitAfterFlush(logger: Logger, code: number): void {
+  logger.flush(() => process.exit(code));
+}
+
 /**
  * Closes `target` on SIGTERM/SIGINT (stop accepting work, finish what is in flight, flush state),
  * then exits 0. A second signal, or the grace period running out, exits at once with 1.
@@ -25,11 +30,11 @@ export function closeOnSignals(target: Closable, logger: Logger, graceMs = 10_00
     target.close().then(
       () => {
         logger.info('stopped');
-        process.exit(0);
+        exitAfterFlush(logger, 0);
       },
       (err: unknown) => {
         logger.error({ err }, 'error while shutting down');
-        process.exit(1);
+        exitAfterFlush(logger, 1);
       },
     );
   };

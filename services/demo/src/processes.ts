@@ -16,7 +16,7 @@ export interface ServiceProcess {
   readonly child: ChildProcess;
   /** Every stdout/stderr line so far. */
   readonly lines: string[];
-  /** Resolves with the exit code (or signal) once the process has exited. */
+  /** Resolves with the exit code (or signal) once the process has exited and its output is read. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -37,7 +37,8 @@ export function startService(
       options.onLine?.(line, stream);
     });
   }
-  const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+  // 'close' rather than 'exit': it fires once stdout/stderr are drained, so `lines` is complete.
+  const exited = once(child, 'close').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
   return {
     name,
     child,
