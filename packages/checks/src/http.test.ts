@@ -1,8 +1,16 @@
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseConfigValue } from '@vigil/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent, Dispatcher } from 'undici';
 import { HttpCheckConfig, MAX_BODY_BYTES, createHttpCheck, http } from './http.js';
 import { runCheck } from './runner.js';
+import { findBinary } from '../../core/src/test-support/components.js';
 import { closedPort, httpServer, silentServer, type LocalServer } from './test-support/servers.js';
 
 const servers: LocalServer[] = [];
@@ -166,5 +174,103 @@ describe('http check', () => {
     servers.push(server);
     const result = await http.run(config({ url: server.url }), AbortSignal.abort(new Error('shutting down')));
     expect(result).toMatchObject({ status: 'fail', output: 'shutting down' });
+  });
+});
+
+describe('http check body expectations', () => {
+  const json = (body: unknown) => (_req: unknown, res: ServerResponse) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+
+  it('passes when the body contains the text, and fails otherwise', async () => {
+    const server = await serve((_req, res) => res.end('all systems go'));
+    expect(await probe({ url: server.url, expectBody: { contains: 'systems go' } })).toMatchObject({ status: 'pass', output: 'HTTP 200' });
+    expect(await probe({ url: server.url, expectBody: { contains: 'ready' } })).toMatchObject({ status: 'fail', output: 'HTTP 200, body does not contain "ready"' });
+  });
+
+  it('compares values at JSON paths', async () => {
+    const server = await serve(json({ db: { status: 'UP', replicas: [{ ok: true }] }, version: 3 }));
+    const passing = { '$.db.status': 'UP', 'db.replicas[0].ok': true, '$.version': 3 };
+    expect(await probe({ url: server.url, expectBody: { json: passing } })).toMatchObject({ status: 'pass' });
+    expect(await probe({ url: server.url, expectBody: { json: { '$.db.status': 'DOWN' } } })).toMatchObject({
+      status: 'fail',
+      output: 'HTTP 200, $.db.status is "UP", expected "DOWN"',
+    });
+    expect(await probe({ url: server.url, expectBody: { json: { '$.cache.status': 'UP' } } })).toMatchObject({
+      status: 'fail',
+      output: 'HTTP 200, $.cache.status is absent, expected "UP"',
+    });
+  });
+
+  it('fails a JSON expectation on a body that is not JSON', async () => {
+    const server = await serve((_req, res) => res.end('<html>'));
+    expect(await probe({ url: server.url, expectBody: { json: { '$.status': 'UP' } } })).toMatchObject({ status: 'fail', output: 'HTTP 200, body is not valid JSON' });
+  });
+});
+
+describe('http check phases', () => {
+  it('measures connect, first byte and transfer on its own connection', async () => {
+    const server = await serve((_req, res) => {
+      res.writeHead(200);
+      res.write('part');
+      setTimeout(() => res.end('rest'), 60);
+    });
+    const result = await probe({ url: server.url });
+    expect(result.status).toBe('pass');
+    const phases = result.phases!;
+    expect(phases.dns).toBeUndefined(); // an IP literal
+    expect(phases.connect).toBeGreaterThanOrEqual(0);
+    expect(phases.tls).toBeUndefined();
+    expect(phases.firstByte).toBeGreaterThanOrEqual(0);
+    expect(phases.transfer).toBeGreaterThanOrEqual(50);
+    expect(result.tlsEarliestCertExpiry).toBeUndefined();
+  });
+
+  it('resolves a host name, and times the lookup', async () => {
+    const server = await serve((_req, res) => res.end());
+    const result = await probe({ url: server.url.replace('127.0.0.1', 'localhost') });
+    // localhost may resolve to ::1 first, where nothing listens; either way the lookup was timed.
+    expect(result.phases!.dns).toBeGreaterThanOrEqual(0);
+  });
+
+  it('measures first byte and transfer through a shared dispatcher', async () => {
+    const server = await serve((_req, res) => res.end('ok'));
+    const agent = new Agent();
+    try {
+      const c = config({ url: server.url });
+      const result = await runCheck(createHttpCheck(agent), c, c.timeout);
+      expect(Object.keys(result.phases!).sort()).toEqual(['firstByte', 'transfer']);
+    } finally {
+      await agent.close();
+    }
+  });
+
+  const openssl = findBinary('openssl', 'openssl');
+  it.skipIf(!openssl)('measures the TLS handshake and reads the earliest certificate expiry of an https target', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-tls-'));
+    try {
+      const key = join(dir, 'key.pem');
+      const cert = join(dir, 'cert.pem');
+      execFileSync(openssl!, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '30', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], {
+        stdio: 'ignore',
+      });
+      const pem = readFileSync(cert, 'utf8');
+      const server = createHttpsServer({ key: readFileSync(key), cert: pem }, (_req, res) => res.end('ok'));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const url = `https://127.0.0.1:${(server.address() as { port: number }).port}/health`;
+        const result = await probe({ url, tls: { ca: pem } });
+        expect(result).toMatchObject({ status: 'pass', output: 'HTTP 200' });
+        expect(result.phases!.tls).toBeGreaterThan(0);
+        const expected = new X509Certificate(pem).validToDate.getTime() / 1000;
+        expect(result.tlsEarliestCertExpiry).toBe(expected);
+        // Without the CA the certificate is not trusted.
+        const untrusted = await probe({ url });
+        expect(untrusted).toMatchObject({ status: 'fail', output: expect.stringMatching(/^self-signed certificate/) as string });
+      } finally {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

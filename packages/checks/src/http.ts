@@ -1,7 +1,9 @@
 import { Duration, HEALTH_CONTENT_TYPE, HttpUrl, redactUrl, type HealthStatus } from '@vigil/core';
+import { isDeepStrictEqual } from 'node:util';
 import Type, { type StaticDecode } from 'typebox';
-import { request, type Dispatcher } from 'undici';
-import type { Check, CheckResult } from './check.js';
+import { Client, request, type Dispatcher } from 'undici';
+import type { Check, CheckResult, HttpPhases } from './check.js';
+import { timedConnector, type ConnectionTimings } from './http-connection.js';
 import { abortText, errorText, fail, pass, warn } from './outcome.js';
 
 /** A response body larger than this fails the check rather than being buffered. */
@@ -19,6 +21,28 @@ export const HttpCheckConfig = Type.Object(
     method: Type.String({ default: 'GET', pattern: '^[A-Z]+$', 'x-expected': 'an HTTP method such as "GET"' }),
     headers: Type.Optional(Type.Record(Type.String(), Type.String())),
     expectStatus: Type.Array(ExpectedStatus, { default: ['2xx'], minItems: 1, description: 'the statuses that pass' }),
+    expectBody: Type.Optional(
+      Type.Object(
+        {
+          contains: Type.Optional(Type.String({ minLength: 1, description: 'text the body must contain' })),
+          json: Type.Optional(
+            Type.Record(Type.String(), Type.Unknown(), {
+              description: 'JSON paths such as "$.db.status" or "$.items[0].ok" and the value each must equal',
+            }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          ca: Type.Optional(Type.String({ description: 'extra trusted CA certificates, PEM ("${CA_PEM}" or CA_PEM_FILE)' })),
+          serverName: Type.Optional(Type.String({ minLength: 1, description: 'name to verify and send as SNI; defaults to the URL host' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     timeout: Duration({ default: '1s', description: 'covers connecting, the response headers and the body' }),
   },
   { additionalProperties: false },
@@ -27,8 +51,10 @@ export type HttpCheckConfig = StaticDecode<typeof HttpCheckConfig>;
 
 /**
  * An HTTP check. Passes on an expected status; a health+json (or JSON) body's `status` of
- * `warn` or `fail` is followed. `dispatcher` lets a caller reuse its connections (the watchdog
- * probing the same target every few seconds); by default undici's global one is used.
+ * `warn` or `fail` is followed, and `expectBody` can ask for text or JSON values. `dispatcher`
+ * lets a caller reuse its connections (the watchdog probing the same target every few seconds):
+ * then a reused connection has no DNS, connect or TLS phase. By default each run opens its own
+ * connection, as a prober does, and measures every phase.
  */
 export function createHttpCheck(dispatcher?: Dispatcher): Check<HttpCheckConfig> {
   return {
@@ -36,28 +62,41 @@ export function createHttpCheck(dispatcher?: Dispatcher): Check<HttpCheckConfig>
     componentType: 'component',
     async run(config, signal) {
       let httpStatus: number | undefined;
+      // Without a shared dispatcher each run opens its own connection, as a prober does, so that
+      // every phase is measured; a shared one reuses connections and measures what it can.
+      const timings: ConnectionTimings = { phases: {} };
+      let own: Client | undefined;
+      const started = performance.now();
       try {
         const { url, headers } = withBasicAuth(config.url, config.headers ?? {});
+        own = dispatcher ? undefined : new Client(url.origin, { connect: timedConnector(timings, config.tls), pipelining: 1 });
         const response = await request(url, {
           method: config.method,
           headers,
           signal,
-          dispatcher,
+          dispatcher: dispatcher ?? own,
           // undici's own limits (300s by default) would outlive the check; keep them to its timeout.
           headersTimeout: config.timeout,
           bodyTimeout: config.timeout,
         });
+        const headersAt = performance.now();
         httpStatus = response.statusCode;
-        return { ...judge(config, response, await readBody(response)), httpStatus };
+        const body = await readBody(response);
+        const phases: HttpPhases = { ...timings.phases, firstByte: headersAt - (timings.readyAt ?? started), transfer: performance.now() - headersAt };
+        return { ...judge(config, response, body), httpStatus, phases, ...tlsExpiry(timings) };
       } catch (err) {
         const output = signal.aborted ? abortText(signal) : isUndiciTimeout(err) ? `timed out after ${config.timeout}ms` : errorText(err);
-        return fail(withoutCredentials(output, config.url), { httpStatus });
+        return fail(withoutCredentials(output, config.url), { httpStatus, phases: timings.phases, ...tlsExpiry(timings) });
+      } finally {
+        own?.destroy().catch(() => undefined);
       }
     },
   };
 }
 
-/** The HTTP check over undici's global dispatcher. */
+const tlsExpiry = ({ tlsEarliestCertExpiry }: ConnectionTimings) => (tlsEarliestCertExpiry === undefined ? {} : { tlsEarliestCertExpiry });
+
+/** The HTTP check, one connection per run. */
 export const http = createHttpCheck();
 
 function judge(config: HttpCheckConfig, response: Dispatcher.ResponseData, body: Buffer | undefined): CheckResult {
@@ -67,8 +106,10 @@ function judge(config: HttpCheckConfig, response: Dispatcher.ResponseData, body:
   const expected = config.expectStatus.some((e) => (typeof e === 'number' ? e === response.statusCode : e[0] === String(response.statusCode)[0]));
   const details = [expected ? statusText : `${statusText} (expected ${config.expectStatus.join(', ')})`];
   if (reported) details.push(reported.text);
+  const unmet = expected ? unmetBodyExpectation(config.expectBody, body) : undefined;
+  if (unmet) details.push(unmet);
   const output = details.join(', ');
-  if (!expected) return fail(output);
+  if (!expected || unmet) return fail(output);
   if (reported?.status === 'fail') return fail(output);
   if (reported?.status === 'warn') return warn(output);
   return pass(output);
@@ -141,4 +182,36 @@ function withoutCredentials(text: string, raw: string): string {
 function isUndiciTimeout(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
+}
+
+/** Why the body does not meet `expectBody`, or undefined when it does. */
+function unmetBodyExpectation(expectation: HttpCheckConfig['expectBody'], body: Buffer): string | undefined {
+  if (!expectation) return undefined;
+  const text = body.toString('utf8');
+  if (expectation.contains !== undefined && !text.includes(expectation.contains)) return `body does not contain ${JSON.stringify(expectation.contains)}`;
+  if (!expectation.json) return undefined;
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch {
+    return 'body is not valid JSON';
+  }
+  for (const [path, wanted] of Object.entries(expectation.json)) {
+    const found = jsonPathValue(document, path);
+    if (!isDeepStrictEqual(found, wanted)) return `${path} is ${found === undefined ? 'absent' : JSON.stringify(found)}, expected ${JSON.stringify(wanted)}`;
+  }
+  return undefined;
+}
+
+/** The value at a simple JSON path: "$" (optional), then ".name" and "[index]" steps; "a.b" is "$.a.b". */
+export function jsonPathValue(document: unknown, path: string): unknown {
+  const steps = path.replace(/^\$/, '');
+  let node = document;
+  for (const [, name, index] of (/^[.[]/.test(steps) || steps === '' ? steps : `.${steps}`).matchAll(/\.([^.[\]]+)|\[(\d+)\]/g)) {
+    if (node === null || typeof node !== 'object') return undefined;
+    const key = name ?? Number(index);
+    if (Array.isArray(node) !== (name === undefined)) return undefined;
+    node = (node as Record<string | number, unknown>)[key];
+  }
+  return node;
 }

@@ -1,6 +1,13 @@
-export type { Check, CheckResult } from './check.js';
-export { CheckConfig, checkConfigWith, checks, runConfiguredCheck, type CheckKind } from './registry.js';
-export { HttpCheckConfig, MAX_BODY_BYTES, createHttpCheck, http } from './http.js';
+export { RESPONSE_TIME, type Check, type CheckResult, type HttpPhases, type Measurement } from './check.js';
+export { CheckConfig, checkConfigProblems, checkConfigWith, checks, measurementOf, runConfiguredCheck, type CheckKind } from './registry.js';
+export { HttpCheckConfig, MAX_BODY_BYTES, createHttpCheck, http, jsonPathValue } from './http.js';
 export { TcpCheckConfig, tcp } from './tcp.js';
+export { DnsCheckConfig, dns } from './dns.js';
+export { PostgresCheckConfig, postgres } from './postgres.js';
+export { RedisCheckConfig, redis } from './redis.js';
+export { DiskCheckConfig, disk } from './disk.js';
+export { ProcessCheckConfig, processCheck } from './process.js';
+export { Thresholds, applyThresholds, thresholdProblems, thresholdStatus } from './thresholds.js';
+export { maskSecrets, secretsOf } from './secrets.js';
 export { runCheck } from './runner.js';
 export { abortText, errorText, fail, pass, warn } from './outcome.js';

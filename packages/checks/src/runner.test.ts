@@ -72,3 +72,27 @@ describe('runCheck', () => {
     expect(await runCheck(never, null, 5_000, AbortSignal.abort('stop'))).toMatchObject({ status: 'fail', output: 'aborted' });
   });
 });
+
+describe('runConfiguredCheck', () => {
+  it('reports the response time as the observed value, and applies thresholds to it', async () => {
+    const { runConfiguredCheck } = await import('./registry.js');
+    const { silentServer } = await import('./test-support/servers.js');
+    const server = await silentServer();
+    try {
+      const config = { kind: 'tcp', host: '127.0.0.1', port: server.port, timeout: 1_000 } as const;
+      const passed = await runConfiguredCheck(config);
+      expect(passed).toMatchObject({ status: 'pass', observedUnit: 'ms' });
+      expect(passed.observedValue).toBe(Math.round(passed.durationMs * 10) / 10);
+      const slow = await runConfiguredCheck({ ...config, thresholds: { warn: 0 } });
+      expect(slow.status).toBe('warn');
+      expect(slow.output).toMatch(/^connected to 127\.0\.0\.1:\d+; responseTime [\d.]+ms ≥ warn threshold 0ms$/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('marks a result that hit its timeout', async () => {
+    expect(await runCheck(never, null, 50)).toMatchObject({ status: 'fail', timedOut: true });
+    expect((await runCheck(check(() => Promise.resolve(pass())), null, 50)).timedOut).toBeUndefined();
+  });
+});

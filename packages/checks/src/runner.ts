@@ -3,8 +3,8 @@ import { abortText, errorText, fail } from './outcome.js';
 
 /**
  * Runs one check with a timeout, timing it. Never throws: a throw, a timeout or an abort of
- * `parentSignal` (a deadline, a shutdown) is a `fail` whose output says why. The result is
- * ready at the timeout even when the check ignores its signal.
+ * `parentSignal` (a deadline, a shutdown) is a `fail` whose output says why, marked `timedOut`.
+ * The result is ready at the timeout even when the check ignores its signal.
  */
 export async function runCheck<C>(check: Check<C>, config: C, timeoutMs: number, parentSignal?: AbortSignal): Promise<CheckResult> {
   const started = performance.now();
@@ -15,7 +15,8 @@ export async function runCheck<C>(check: Check<C>, config: C, timeoutMs: number,
   try {
     const result = await Promise.race([attempt(check, config, signal), aborted(signal)]);
     // A check that notices the abort reports it in its own words; the abort reason is the clearer output.
-    return { ...(signal.aborted ? fail(abortText(signal)) : result), durationMs: performance.now() - started };
+    const found = signal.aborted ? { ...fail(abortText(signal)), timedOut: true } : result;
+    return { ...found, durationMs: performance.now() - started };
   } finally {
     clearTimeout(timer);
   }

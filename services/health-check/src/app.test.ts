@@ -3,6 +3,7 @@ import { HEALTH_CONTENT_TYPE, parseConfigValue, type HealthResponse } from '@vig
 import { Client, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findBinary } from '../../../packages/core/src/test-support/components.js';
+import { postgresBinaries, startPostgres } from '../../../packages/checks/src/test-support/components.js';
 import { buildApp } from './app.js';
 import { HealthCheckConfig } from './config.js';
 import { after, hang, startTarget, type Target } from './test-support/targets.js';
@@ -174,5 +175,127 @@ describe('probes and shutdown', () => {
     await closed;
     expect(performance.now() - closing).toBeLessThan(1_000);
     await expect(request(`${address}/livez`)).rejects.toThrow(/ECONNREFUSED/);
+  });
+});
+
+describe('caching and background evaluation', () => {
+  it('serves one result for the cache TTL, with its age', async () => {
+    const ok = await target(after(0));
+    const service = await app({ cache: { ttl: '1500ms' }, checks: [httpCheck('app', ok)] });
+    const first = await service.inject('/health');
+    expect(first.headers.age).toBe('0');
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const second = await service.inject('/health');
+    expect(second.body).toBe(first.body);
+    expect(second.headers.age).toBe('1');
+    expect(ok.requests).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await service.inject('/health');
+    expect(ok.requests).toBe(2);
+  });
+
+  it('evaluates in the background and serves the last result without waiting', async () => {
+    const slow = await target(after(200));
+    const service = await app({ deadline: '400ms', background: { interval: '400ms' }, checks: [httpCheck('app', slow, { timeout: '300ms' })] });
+    await service.ready();
+    // The first caller waits for the first background run; later ones get its result at once.
+    expect((await service.inject('/health')).statusCode).toBe(200);
+    const started = performance.now();
+    const response = await service.inject('/health');
+    expect(performance.now() - started).toBeLessThan(150);
+    expect(response.json<HealthResponse>().status).toBe('pass');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // Runs on its interval, not per request.
+    expect(slow.requests).toBeGreaterThanOrEqual(2);
+    expect(slow.requests).toBeLessThanOrEqual(5);
+  });
+});
+
+describe('details and their access', () => {
+  const token = 'health-details-token-1234';
+  const checksOf = (response: { json<T>(): T }) => response.json<HealthResponse>().checks;
+
+  it('gives the token bearer every detail, and anonymous callers the status only', async () => {
+    const ok = await target(after(0));
+    const service = await app({ serviceId: 'primary-eu', details: { token }, checks: [httpCheck('app', ok)] });
+    const full = await service.inject({ url: '/health', headers: { authorization: `Bearer ${token}` } });
+    expect(checksOf(full)!['app:responseTime']![0]).toMatchObject({ status: 'pass', output: 'HTTP 200', observedUnit: 'ms' });
+    for (const headers of [{}, { authorization: 'Bearer not-the-token' }]) {
+      const anonymous = await service.inject({ url: '/health', headers });
+      expect(anonymous.json()).toEqual({ status: 'pass', serviceId: 'primary-eu' });
+      expect(anonymous.headers['content-type']).toBe(HEALTH_CONTENT_TYPE);
+    }
+  });
+
+  it('can give anonymous callers the check names and statuses without outputs or values', async () => {
+    const down = await target(after(0, 503));
+    const service = await app({ details: { token, anonymous: 'names' }, checks: [httpCheck('app', down)] });
+    const response = await service.inject('/health');
+    expect(response.statusCode).toBe(503);
+    const entry = checksOf(response)!['app:responseTime']![0]!;
+    expect(Object.keys(entry).sort()).toEqual(['componentType', 'status', 'time']);
+    expect(entry.status).toBe('fail');
+  });
+
+  it('keys each entry by what its check measures', async () => {
+    const service = await app({ checks: [{ name: 'scratch', kind: 'disk', path: '/', thresholds: { fail: -1 } }, { name: 'heap', kind: 'process', measure: 'heapUsed' }] });
+    const checks = checksOf(await service.inject('/health'))!;
+    expect(Object.keys(checks)).toEqual(['scratch:free', 'heap:heapUsed']);
+    expect(checks['scratch:free']![0]).toMatchObject({ componentType: 'system', observedUnit: '%', status: 'pass' });
+  });
+
+  const binaries = postgresBinaries();
+  it.skipIf(!binaries)('never shows a connection string or password, even when a server error quotes it', async () => {
+    const server = await startPostgres(binaries!);
+    cleanups.push(() => server.stop());
+    // The database name is the password; PostgreSQL's error quotes the database name.
+    const url = `postgres://vigil:${server.password}@127.0.0.1:${server.port}/${server.password}`;
+    const service = await app({ details: { token }, checks: [{ name: 'db', kind: 'postgres', url, timeout: '1500ms' }] });
+    const response = await service.inject({ url: '/health', headers: { authorization: `Bearer ${token}` } });
+    expect(checksOf(response)!['db:responseTime']![0]).toMatchObject({ status: 'fail', output: 'database "REDACTED" does not exist' });
+    expect(response.body).not.toContain(server.password);
+  });
+});
+
+describe('a dependency that accepts connections and never answers', () => {
+  it('200 concurrent /health calls get the failed check within the deadline from one evaluation, and it is reported slow', async () => {
+    const hung = await target(hang);
+    const ok = await target(after(0));
+    const service = await app({ deadline: '1s', checks: [httpCheck('app', ok), httpCheck('db', hung, { timeout: '600ms' })] });
+    const address = await service.listen({ host: '127.0.0.1', port: 0 });
+    const started = performance.now();
+    const responses = await Promise.all(
+      Array.from({ length: 200 }, async () => {
+        const response = await request(`${address}/health`);
+        return { status: response.statusCode, body: (await response.body.json()) as HealthResponse, at: performance.now() - started };
+      }),
+    );
+    expect(Math.max(...responses.map((r) => r.at))).toBeLessThan(1_000 + 1_000);
+    expect(new Set(responses.map((r) => r.status))).toEqual(new Set([503]));
+    const body = responses[0]!.body;
+    expect(body.checks!['db:responseTime']![0]).toMatchObject({ status: 'fail', output: 'timed out after 600ms' });
+    expect(body.notes).toEqual(['slow checks (did not finish in time): db']);
+    expect(hung.requests).toBe(1);
+    expect(ok.requests).toBe(1);
+    const metrics = (await service.inject('/metrics')).body;
+    expect(metrics).toContain('vigil_health_evaluations_total 1');
+    expect(metrics).toContain('vigil_health_check_timeouts_total{check="db"} 1');
+    expect(metrics).toContain('vigil_health_check_timeouts_total{check="app"} 0');
+  });
+});
+
+describe('GET /openapi.json', () => {
+  it('describes every route from its schemas', async () => {
+    const service = await app({ version: '1.2.0', checks: [] });
+    const response = await service.inject('/openapi.json');
+    expect(response.statusCode).toBe(200);
+    const doc = response.json<{ openapi: string; info: { version: string }; paths: Record<string, Record<string, { responses: Record<string, { content: Record<string, { schema: { properties?: Record<string, unknown> } }> }> }>> }>();
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.info.version).toBe('1.2.0');
+    expect(Object.keys(doc.paths).sort()).toEqual(['/health', '/livez', '/metrics', '/openapi.json', '/readyz']);
+    const health = doc.paths['/health']!.get!;
+    expect(Object.keys(health.responses)).toEqual(['200', '503']);
+    const schema = health.responses['503']!.content[HEALTH_CONTENT_TYPE]!.schema;
+    expect(Object.keys(schema.properties!)).toEqual(expect.arrayContaining(['status', 'serviceId', 'checks', 'notes']));
   });
 });

@@ -13,6 +13,8 @@ describe('health-check configuration', () => {
       serviceId: 'primary',
       version: '0.1.0',
       deadline: 2_000,
+      cache: { ttl: 0 },
+      details: { anonymous: 'full' },
       checks: [
         { name: 'app', kind: 'http', critical: true, url: 'http://127.0.0.1:8090/health', method: 'GET', expectStatus: ['2xx'], timeout: 1_000 },
       ],
@@ -55,5 +57,19 @@ describe('health-check configuration', () => {
     );
     expect(problemsOf({ deadline: 'soon' })).toEqual(['deadline: expected a duration such as "10s", got "soon"']);
     expect(problemsOf({ checks: [{ name: 'app:db', kind: 'tcp', host: 'db', port: 5432 }] }).join('\n')).toContain('checks[0].name: expected a name of letters');
+  });
+
+  it('reads the serving options; with a token, anonymous callers get the status only by default', () => {
+    const config = parse({ cache: { ttl: '1s' }, background: { interval: '5s' }, details: { token: 'x'.repeat(16) } });
+    expect(config).toMatchObject({ cache: { ttl: 1_000 }, background: { interval: 5_000 }, details: { token: 'x'.repeat(16), anonymous: 'status' } });
+    expect(parse({ details: { token: 'x'.repeat(16), anonymous: 'names' } }).details.anonymous).toBe('names');
+  });
+
+  it('rejects a short token without echoing it, a background interval shorter than the deadline, and disordered thresholds', () => {
+    expect(problemsOf({ details: { token: 'short-secret' } })).toEqual(['details.token: must not have fewer than 16 characters, got a string (hidden: it looks like a secret)']);
+    expect(problemsOf({ deadline: '2s', background: { interval: '1s' } })).toEqual(['background.interval: 1s must not be shorter than the 2s deadline']);
+    expect(problemsOf({ checks: [{ name: 'db', kind: 'postgres', url: 'postgres://db/app', replicationLag: true, thresholds: { warn: 30, fail: 5 } }] })).toEqual([
+      'checks[0].thresholds: warn 30 must be at most fail 5 (a replicationLag gets worse as it gets higher)',
+    ]);
   });
 });
