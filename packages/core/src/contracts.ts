@@ -79,11 +79,21 @@ export type ActivationRequest = Static<typeof ActivationRequest>;
 export const Side = Type.Union([Type.Literal('primary'), Type.Literal('secondary')]);
 export type Side = Static<typeof Side>;
 
+/**
+ * `holding-off`: waiting before a direct re-probe of the primary (or, for a failback, watching
+ * it stay healthy); `awaiting-approval`: an operator must approve or cancel; `running`: the plan
+ * runs. Final: `succeeded`, `failed`, `interrupted` (a restart cut a step short), `cancelled`
+ * (by an operator, a recovered primary or a failed guard), `notified` (notify-only: paged, no plan run).
+ */
 export const ActivationStatus = Type.Union([
   Type.Literal('running'),
   Type.Literal('succeeded'),
   Type.Literal('failed'),
   Type.Literal('interrupted'),
+  Type.Literal('holding-off'),
+  Type.Literal('awaiting-approval'),
+  Type.Literal('cancelled'),
+  Type.Literal('notified'),
 ]);
 export type ActivationStatus = Static<typeof ActivationStatus>;
 
@@ -96,24 +106,60 @@ export const StepRecord = Type.Object({
   attempts: Type.Integer({ minimum: 0 }),
   responseStatus: Type.Optional(Type.Integer()),
   output: Type.Optional(Type.String()),
+  /** The plan went on after this step failed (`onFailure: continue`). */
+  continued: Type.Optional(Type.Boolean()),
 });
 export type StepRecord = Static<typeof StepRecord>;
 
+/** A watchdog's vote that counted towards an activation's quorum. */
+export const Vote = Type.Object({
+  voter: Type.String(),
+  requestId: Type.String(),
+  incidentId: Type.String(),
+  receivedAt: Type.String(),
+});
+export type Vote = Static<typeof Vote>;
+
+export const ActivationMode = Type.Union([Type.Literal('auto'), Type.Literal('approval'), Type.Literal('notify-only')]);
+export type ActivationMode = Static<typeof ActivationMode>;
+
 export const Activation = Type.Object({
   id: Type.String(),
-  requestId: Type.String({ description: 'the webhook-id of the request that created it' }),
+  requestId: Type.String({ description: 'the webhook-id of the request that created it (for a failback: the operator request)' }),
   target: Type.String(),
-  voter: Type.String(),
+  voter: Type.String({ description: 'the voter whose request completed the quorum; for a failback, the operator' }),
   incidentId: Type.String(),
   status: ActivationStatus,
   epoch: Type.Integer({ minimum: 1, description: 'fencing epoch this activation established' }),
   createdAt: Type.String(),
   finishedAt: Type.Optional(Type.String()),
   steps: Type.Array(StepRecord),
+  /** `failover` (absent in records written before failbacks existed) or `failback`. */
+  kind: Type.Optional(Type.Union([Type.Literal('failover'), Type.Literal('failback')])),
+  mode: Type.Optional(ActivationMode),
+  votes: Type.Optional(Type.Array(Vote)),
+  /** Why it waits for, or waited for, an operator; who decided. */
+  approval: Type.Optional(
+    Type.Object({ reason: Type.String(), requestedAt: Type.String(), decidedBy: Type.Optional(Type.String()), decidedAt: Type.Optional(Type.String()) }),
+  ),
+  /** The data-loss guard's measurement: replication lag against the allowed maximum. */
+  dataLoss: Type.Optional(
+    Type.Object({ lagMs: Type.Optional(Type.Number()), maxMs: Type.Number(), exceeded: Type.Boolean(), output: Type.Optional(Type.String()) }),
+  ),
+  /** Why it ended as it did (cancelled, failed, interrupted). */
+  reason: Type.Optional(Type.String()),
 });
 export type Activation = Static<typeof Activation>;
 
-/** `GET /v1/active?target=NAME`: which side clients should use, with the fencing epoch. */
+/** 202 answer to a vote that did not (yet) complete the quorum of its target. */
+export const VoteReceipt = Type.Object({
+  status: Type.Literal('vote-recorded'),
+  target: Type.String(),
+  votes: Type.Integer({ minimum: 1, description: 'distinct voters within the window, this one included' }),
+  quorum: Type.Integer({ minimum: 1 }),
+});
+export type VoteReceipt = Static<typeof VoteReceipt>;
+
 export const ActiveSide = Type.Object({
   target: Type.String(),
   active: Side,

@@ -1,14 +1,19 @@
 import { resolve } from 'node:path';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyError } from 'fastify';
+import { AlertDispatcher, createNotifier } from '@vigil/alerting';
 import type { Logger } from '@vigil/core';
-import { Activations } from './activations.js';
+import { Activations, type Pager } from './activations.js';
 import type { ActivationConfig } from './config.js';
 import { createMetrics } from './metrics.js';
 import { activationRoutes, ACTIVATIONS_PATH } from './routes/activations.js';
 import { activeRoutes } from './routes/active.js';
+import { FailureLimiter } from './routes/auth-limiter.js';
 import type { ErrorBody } from './routes/errors.js';
+import { operatorRoutes } from './routes/operator.js';
 import { opsRoutes } from './routes/ops.js';
+import { streamRoutes } from './routes/stream.js';
 import { ActivationStore } from './store.js';
 import { VERSION } from './version.js';
 
@@ -46,7 +51,32 @@ export async function buildApp({ config, logger, now = Date.now, closeGraceMs = 
     config.targets.map((t) => t.name),
     (target) => store.targetState(target),
   );
+  const dispatcher = new AlertDispatcher({
+    notifiers: config.alerts.webhooks.map((webhook) => createNotifier({ type: 'webhook', ...webhook })),
+    logger,
+    registry: metrics.registry,
+    closeTimeoutMs: 2_000,
+  });
+  const page: Pager = async ({ severity, summary, annotations, target, dedupKey }) => {
+    if (config.alerts.webhooks.length === 0) return { delivered: false, output: 'no alert channels are configured' };
+    const id = `page_${randomUUID()}`;
+    const results = await dispatcher.send({
+      id,
+      dedupKey: dedupKey ?? id,
+      monitor: target ?? 'activation',
+      severity,
+      status: 'firing',
+      summary,
+      startsAt: new Date(now()).toISOString(),
+      labels: { service: 'vigil-activation', ...(target !== undefined && { target }) },
+      annotations: annotations ?? {},
+    });
+    const delivered = results.filter((r) => r.delivered).map((r) => r.receiver);
+    return { delivered: delivered.length > 0, output: delivered.length > 0 ? `delivered to ${delivered.join(', ')}` : `not delivered (${results.map((r) => `${r.receiver}: ${r.outcome}`).join(', ')})` };
+  };
   const activations = new Activations({
+    page,
+    externalUrl: config.externalUrl ?? `http://${config.server.host}:${config.server.port}`,
     targets: config.targets,
     store,
     logger,
@@ -58,6 +88,7 @@ export async function buildApp({ config, logger, now = Date.now, closeGraceMs = 
   await activations.recover();
   if (config.voters.length === 0) logger.warn('no voters are configured: every activation request will be refused');
   if (config.targets.length === 0) logger.warn('no targets are configured: there is nothing to activate');
+  if (config.operators.length === 0) logger.warn('no operators are configured: nobody can approve, cancel or fail back through the API');
 
   const app = Fastify({
     loggerInstance: logger,
@@ -81,8 +112,10 @@ export async function buildApp({ config, logger, now = Date.now, closeGraceMs = 
   );
   app.addHook('onClose', async () => {
     await activations.close();
+    await dispatcher.close();
   });
 
+  const limiter = new FailureLimiter(now);
   await app.register(opsRoutes, { registry: metrics.registry, isClosing: () => activations.closing });
   await app.register(activationRoutes, {
     activations,
@@ -90,8 +123,11 @@ export async function buildApp({ config, logger, now = Date.now, closeGraceMs = 
     toleranceMs: config.signatureTolerance,
     now,
     metrics,
+    limiter,
   });
   await app.register(activeRoutes, { activations });
+  await app.register(streamRoutes, { activations });
+  await app.register(operatorRoutes, { activations, operators: config.operators, metrics, limiter });
   return app;
 }
 

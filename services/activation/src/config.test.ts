@@ -16,6 +16,8 @@ describe('ActivationConfig', () => {
       dataDir: './.vigil-data/activation',
       signatureTolerance: 300_000,
       voters: [],
+      operators: [],
+      alerts: { webhooks: [] },
       targets: [],
     });
   });
@@ -29,7 +31,46 @@ describe('ActivationConfig', () => {
       timeout: 5_000,
       retries: 0,
       retryDelay: 1_000,
+      onFailure: 'abort',
+      idempotent: false,
     });
+    // Without quorum or mode a target behaves as before: one vote, run at once.
+    expect(config.targets[0]).toMatchObject({ quorum: { votes: 1, window: 300_000 }, mode: 'auto' });
+    expect(config.targets[0]!.holdOff).toBeUndefined();
+  });
+
+  it('gives each step kind its own defaults: fence and notify are best effort', () => {
+    const config = parse({
+      targets: [
+        {
+          name: 'primary',
+          plan: [
+            step(),
+            { name: 'fence', kind: 'fence', url: 'http://127.0.0.1:9/fence' },
+            { name: 'healthy', kind: 'wait-healthy', url: 'http://127.0.0.1:9/health' },
+            { name: 'tell', kind: 'notify', message: 'failed over' },
+          ],
+        },
+      ],
+    });
+    expect(config.targets[0]!.plan.map((s) => [s.kind, s.onFailure, s.timeout])).toEqual([
+      ['http', 'abort', 5_000],
+      ['fence', 'continue', 5_000],
+      ['wait-healthy', 'abort', 120_000],
+      ['notify', 'continue', 30_000],
+    ]);
+  });
+
+  it('refuses an unreachable quorum, and approvals without operators', () => {
+    expect(
+      problemsOf({
+        voters: [{ id: 'watchdog-1', secret: SECRET_1 }],
+        targets: [{ name: 'primary', mode: 'approval', quorum: { votes: 2 }, plan: [step()] }],
+      }),
+    ).toEqual([
+      'targets[0].quorum.votes: 2 votes can never be reached by 1 voter(s)',
+      'targets[0].name: this target may wait for an approval, so `operators` needs at least one token',
+    ]);
   });
 
   it('rejects a malformed secret without showing it', () => {

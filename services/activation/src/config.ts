@@ -1,5 +1,7 @@
 import Type, { type StaticDecode } from 'typebox';
-import { ConfigError, Duration, WebhookSecret, formatPath, isValidSecret } from '@vigil/core';
+import { WebhookConfig } from '@vigil/alerting';
+import { CheckConfig } from '@vigil/checks';
+import { ActivationMode, ConfigError, Duration, HttpUrl, WebhookSecret, formatPath, isValidSecret } from '@vigil/core';
 import { PlanStep, stepKindOf } from './plan/steps/index.js';
 
 export const DEFAULT_PORT = 8083;
@@ -13,14 +15,86 @@ export const Voter = Type.Object(
   { additionalProperties: false },
 );
 
-/** A primary/standby pair and the plan that moves traffic to the standby. */
+/** A person or tool allowed to approve, cancel and fail back, with its own bearer token. */
+export const Operator = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100, description: 'recorded as who approved, cancelled or failed back' }),
+    token: Type.String({ minLength: 32, maxLength: 500, 'x-expected': 'a bearer token of at least 32 characters' }),
+  },
+  { additionalProperties: false },
+);
+
+const maxDataLoss = Duration({ description: 'more lag than this (or an unknown lag) needs an operator\'s approval, even in auto mode' });
+
+/** An HTTP endpoint answering JSON with the standby's replication lag in seconds. */
+const HttpLagSource = Type.Object(
+  {
+    kind: Type.Literal('http'),
+    url: HttpUrl(),
+    field: Type.String({ default: 'lagSeconds', pattern: '^[A-Za-z0-9_]+$', description: 'the number field of the answer that holds the lag in seconds' }),
+    headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+    timeout: Duration({ default: '5s' }),
+    maxDataLoss,
+  },
+  { additionalProperties: false },
+);
+
+/** The standby PostgreSQL itself, measured by the `postgres` check (seconds since the last replayed transaction). */
+const PostgresLagSource = Type.Object(
+  {
+    kind: Type.Literal('postgres'),
+    url: Type.String({ pattern: '^postgres(ql)?://', 'x-expected': 'a connection URL of the standby such as "postgres://vigil:${PGPASSWORD}@standby:5432/app"' }),
+    timeout: Duration({ default: '5s' }),
+    maxDataLoss,
+  },
+  { additionalProperties: false },
+);
+
+const Plan = Type.Array(PlanStep, { minItems: 1, description: 'steps run in order; a failing step aborts the plan unless `onFailure: continue`' });
+
+/** A primary/standby pair, how to decide to fail over, and the plans that move traffic. */
 export const Target = Type.Object(
   {
     name: Type.String({
       pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$',
       'x-expected': 'a name of letters, digits, ".", "_" or "-" such as "primary"',
     }),
-    plan: Type.Array(PlanStep, { minItems: 1, description: 'steps run in order; the first failure aborts the plan' }),
+    quorum: Type.Object(
+      {
+        votes: Type.Integer({ minimum: 1, default: 1, description: 'distinct voters that must ask within the window' }),
+        window: Duration({ default: '5m', description: 'how long a vote counts' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    mode: Type.Union(ActivationMode.anyOf, { default: 'auto', description: 'auto: run the plan; approval: page and wait for an operator; notify-only: page, never run' }),
+    holdOff: Type.Optional(
+      Type.Object(
+        {
+          duration: Duration({ description: 'wait this long after the quorum, then probe the primary directly' }),
+          probe: CheckConfig,
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    dataLoss: Type.Optional(Type.Union([HttpLagSource, PostgresLagSource], { description: 'the data-loss guard: where the standby\'s replication lag is measured' })),
+    plan: Plan,
+    failback: Type.Optional(
+      Type.Object(
+        {
+          plan: Plan,
+          primaryHealthy: Type.Object(
+            {
+              probe: CheckConfig,
+              for: Duration({ description: 'the primary must pass every probe for this long before the plan runs' }),
+              interval: Duration({ default: '5s' }),
+            },
+            { additionalProperties: false },
+          ),
+          approval: Type.Boolean({ default: false, description: 'wait for an operator to approve once the primary proved healthy' }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -36,7 +110,16 @@ const ConfigShape = Type.Object(
     ),
     dataDir: Type.String({ minLength: 1, default: './.vigil-data/activation', description: 'activations, epochs and the audit log' }),
     signatureTolerance: Duration({ default: '5m', description: 'how far a webhook-timestamp may be from this clock' }),
+    externalUrl: Type.Optional(HttpUrl({ description: 'how operators reach this service; pages quote it in the approve/cancel commands' })),
     voters: Type.Array(Voter, { default: [] }),
+    operators: Type.Array(Operator, { default: [], description: 'bearer tokens of the operator API (approve, cancel, failback)' }),
+    alerts: Type.Object(
+      {
+        // The alerting package's signed webhook receiver; `type` is implied by the list it is in.
+        webhooks: Type.Array(Type.Omit(WebhookConfig, ['type'], { additionalProperties: false }), { default: [] }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     targets: Type.Array(Target, { default: [] }),
   },
   { additionalProperties: false },
@@ -58,6 +141,7 @@ export const ActivationConfig = Type.Codec(ConfigShape)
   .Encode((config) => config);
 export type ActivationConfig = StaticDecode<typeof ActivationConfig>;
 export type TargetConfig = ActivationConfig['targets'][number];
+export type OperatorConfig = ActivationConfig['operators'][number];
 
 /** "x[3]: … is already used by x[1]" for every repeated key; `what` describes the key without revealing a secret. */
 function duplicates<T>(
@@ -88,14 +172,29 @@ export function configProblems(config: ConfigShape): string[] {
   // A shared secret would let one watchdog sign in another's name.
   problems.push(...duplicates(config.voters, (v) => v.secret, (i) => ['voters', i, 'secret'], () => 'this secret'));
   problems.push(...duplicates(config.targets, (t) => t.name, (i) => ['targets', i, 'name'], (name) => `the name "${name}"`));
+  problems.push(...duplicates(config.operators, (o) => o.name, (i) => ['operators', i, 'name'], (name) => `the name "${name}"`));
+  problems.push(...duplicates(config.operators, (o) => o.token, (i) => ['operators', i, 'token'], () => 'this token'));
   config.targets.forEach((target, t) => {
-    problems.push(...duplicates(target.plan, (s) => s.name, (s) => ['targets', t, 'plan', s, 'name'], (name) => `the step name "${name}"`));
-    target.plan.forEach((step, s) => {
-      if (step.timeout <= 0) problems.push(`${formatPath(['targets', t, 'plan', s, 'timeout'])}: must be longer than 0ms`);
-      for (const problem of stepKindOf(step).problems?.(step) ?? []) {
-        problems.push(`${formatPath(['targets', t, 'plan', s, ...problem.path])}: ${problem.message}`);
-      }
-    });
+    problems.push(...planProblems(target.plan, ['targets', t, 'plan']));
+    if (target.failback) problems.push(...planProblems(target.failback.plan, ['targets', t, 'failback', 'plan']));
+    if (target.quorum.votes > config.voters.length && config.voters.length > 0) {
+      problems.push(`${formatPath(['targets', t, 'quorum', 'votes'])}: ${target.quorum.votes} votes can never be reached by ${config.voters.length} voter(s)`);
+    }
+    const needsOperator = target.mode === 'approval' || target.dataLoss !== undefined || target.failback?.approval === true;
+    if (needsOperator && config.operators.length === 0) {
+      problems.push(`${formatPath(['targets', t, 'name'])}: this target may wait for an approval, so \`operators\` needs at least one token`);
+    }
+  });
+  return problems;
+}
+
+function planProblems(plan: readonly PlanStep[], path: (string | number)[]): string[] {
+  const problems = duplicates(plan, (s) => s.name, (s) => [...path, s, 'name'], (name) => `the step name "${name}"`);
+  plan.forEach((step, s) => {
+    if (step.timeout <= 0) problems.push(`${formatPath([...path, s, 'timeout'])}: must be longer than 0ms`);
+    for (const problem of stepKindOf(step).problems?.(step) ?? []) {
+      problems.push(`${formatPath([...path, s, ...problem.path])}: ${problem.message}`);
+    }
   });
   return problems;
 }

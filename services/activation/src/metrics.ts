@@ -7,9 +7,10 @@ export interface ActivationMetrics {
   activations: Counter<'target' | 'outcome'>;
   stepDuration: Histogram<'target' | 'step'>;
   rejected: Counter<'reason'>;
+  operatorAuthFailures: Counter;
 }
 
-const OUTCOMES = ['succeeded', 'failed', 'interrupted'] as const;
+const OUTCOMES = ['succeeded', 'failed', 'interrupted', 'cancelled', 'notified'] as const;
 const SIDES: readonly Side[] = ['primary', 'secondary'];
 
 /**
@@ -20,7 +21,7 @@ export function createMetrics(version: string, targets: readonly string[], state
   const registry = createRegistry('activation', version);
   const activations = new Counter({
     name: 'vigil_activations_total',
-    help: 'Activations that ended, by target and outcome (succeeded, failed, interrupted).',
+    help: 'Activations and failbacks that ended, by target and outcome (succeeded, failed, interrupted, cancelled, notified).',
     labelNames: ['target', 'outcome'] as const,
     registers: [registry],
   });
@@ -61,5 +62,10 @@ export function createMetrics(version: string, targets: readonly string[], state
     labelNames: ['reason'] as const,
     registers: [registry],
   });
-  return { registry, activations, stepDuration, rejected };
+  const operatorAuthFailures = new Counter({
+    name: 'vigil_operator_auth_failures_total',
+    help: 'Operator API requests refused for a missing or unknown bearer token, or throttled after too many.',
+    registers: [registry],
+  });
+  return { registry, activations, stepDuration, rejected, operatorAuthFailures };
 }

@@ -120,6 +120,48 @@ describe('after a restart', () => {
   });
 });
 
+describe('a plan cut short by a crash', () => {
+  it('resumes from the step in flight when it is idempotent, and runs it again', async () => {
+    let answer = false;
+    endpoint = await fakeEndpoint((_n, req, res) => {
+      if (req.url === '/enable' && !answer) return; // hangs: the process "dies" here
+      res.end('ok');
+    });
+    const crashed = await newDir();
+    const plan = (extra: Record<string, unknown>) => ({
+      dataDir: '',
+      voters: [{ id: 'watchdog-1', secret: SECRET_1 }],
+      targets: [
+        {
+          name: 'primary',
+          plan: [
+            { name: 'enable-standby', kind: 'http', url: `${endpoint.url}/enable`, timeout: '30s', ...extra },
+            { name: 'switch-traffic', kind: 'http', url: `${endpoint.url}/switch` },
+          ],
+        },
+      ],
+    });
+    const first = await buildApp({ config: config({ ...plan({ idempotent: true }), dataDir: crashed }), logger: log.logger, closeGraceMs: 50 });
+    open.add(first);
+    const created = (await post(first, signed(activationRequest()))).json<Activation>();
+    await vi.waitFor(() => expect(endpoint.calls).toHaveLength(1));
+    const restarted = await newDir();
+    await copyFile(join(crashed, 'state.json'), join(restarted, 'state.json'));
+    answer = true;
+
+    const second = await buildApp({ config: config({ ...plan({ idempotent: true }), dataDir: restarted }), logger: log.logger });
+    open.add(second);
+    await vi.waitFor(async () => expect((await get(second, created.id)).status).toBe('succeeded'));
+    const done = await get(second, created.id);
+    expect(done.steps.map((s) => [s.name, s.status])).toEqual([
+      ['enable-standby', 'failed'],
+      ['enable-standby', 'succeeded'],
+      ['switch-traffic', 'succeeded'],
+    ]);
+    expect(endpoint.calls.map((c) => c.url)).toEqual(['/enable', '/enable', '/switch']);
+  });
+});
+
 describe('closing', () => {
   it('lets the step in flight finish and saves the outcome', async () => {
     endpoint = await fakeEndpoint((_n, _req, res) => setTimeout(() => res.end('ok'), 200));

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import Type, { type Static } from 'typebox';
 import Value from 'typebox/value';
-import { Activation, ActiveSide, AppendLog, JsonFile, type StepRecord } from '@vigil/core';
+import { Activation, ActiveSide, AppendLog, JsonFile, Vote, type StepRecord } from '@vigil/core';
 
 /** Which side of a target is active, persisted so that a restart keeps the fencing epoch. */
 /**
@@ -31,6 +31,8 @@ const StoredState = Type.Object({
   /** Oldest first. */
   activations: Type.Array(Activation),
   requests: Type.Record(Type.String(), RequestRecord),
+  /** Votes towards each free target's quorum, cleared when an activation takes them. */
+  votes: Type.Optional(Type.Record(Type.String(), Type.Array(Vote))),
 });
 type StoredState = Static<typeof StoredState>;
 
@@ -39,6 +41,13 @@ export type AuditRecord = { time: string; activationId: string; target: string; 
   | { event: 'activation-created'; requestId: string; voter: string; incidentId: string }
   | { event: 'step-started' | 'step-finished'; step: StepRecord }
   | { event: 'activation-finished'; status: Activation['status']; reason?: string }
+  | { event: 'failback-created'; operator: string }
+  | { event: 'primary-probed'; status: 'pass' | 'fail'; output?: string }
+  | { event: 'data-loss-checked'; lagMs?: number; maxMs: number; output?: string }
+  | { event: 'approval-requested'; reason: string }
+  | { event: 'approved' | 'cancelled'; operator: string; comment?: string }
+  | { event: 'plan-resumed'; fromStep: string }
+  | { event: 'page'; summary: string; delivered: boolean }
 );
 
 const INITIAL_TARGET: TargetState = { active: 'primary', epoch: 0 };
@@ -101,6 +110,14 @@ export class ActivationStore {
     }
   }
 
+  votes(target: string): Vote[] {
+    return this.state.votes?.[target] ?? [];
+  }
+
+  setVotes(target: string, votes: Vote[]): void {
+    this.state.votes = { ...this.state.votes, [target]: votes };
+  }
+
   /** The live record: change it, then `save()`. */
   activation(id: string): Activation | undefined {
     return this.byId.get(id);
@@ -123,5 +140,10 @@ export class ActivationStore {
 
   appendAudit(record: AuditRecord): Promise<void> {
     return this.audit.append(record);
+  }
+
+  /** Every audit record of one activation, oldest first, read from the log itself. */
+  auditOf(activationId: string): AuditRecord[] {
+    return this.audit.readAll().filter((r) => r.activationId === activationId);
   }
 }

@@ -3,7 +3,7 @@ import Value from 'typebox/value';
 import type { StepRecord } from '@vigil/core';
 import { fakeEndpoint } from '../test-support/fixtures.js';
 import { runPlan, type PlanObserver } from './runner.js';
-import { PlanStep } from './steps/index.js';
+import { PlanStep, type StepContext } from './steps/index.js';
 
 let endpoint: Awaited<ReturnType<typeof fakeEndpoint>>;
 afterEach(() => endpoint.close());
@@ -28,7 +28,8 @@ function recorder() {
   return { events, finished, observer };
 }
 
-const signals = () => ({ now: () => Date.parse('2026-11-22T10:00:00Z'), stop: new AbortController().signal, abort: new AbortController().signal });
+const context: StepContext = { activationId: 'act_1', target: 'primary', kind: 'failover', epoch: 7, notify: () => Promise.resolve({ delivered: true, output: 'sent' }) };
+const signals = () => ({ now: () => Date.parse('2026-11-22T10:00:00Z'), stop: new AbortController().signal, abort: new AbortController().signal, context });
 
 describe('runPlan', () => {
   it('runs steps in order and stops at the first failure', async () => {
@@ -61,5 +62,36 @@ describe('runPlan', () => {
     const { events, observer } = recorder();
     expect(await runPlan([step('enable', '/enable')], observer, { ...signals(), stop: stop.signal })).toEqual({ status: 'stopped' });
     expect(events).toEqual([]);
+  });
+
+  it('goes on after a failing step marked onFailure: continue, and starts where told', async () => {
+    endpoint = await fakeEndpoint((_n, req, res) => {
+      res.statusCode = req.url === '/fence' ? 500 : 200;
+      res.end();
+    });
+    const { events, finished, observer } = recorder();
+    const plan = [step('enable', '/enable'), step('fence', '/fence', { kind: 'fence', onFailure: 'continue' }), step('switch', '/switch')];
+    expect(await runPlan(plan, observer, { ...signals(), startAt: 1 })).toEqual({ status: 'succeeded' });
+    expect(events).toEqual(['start fence', 'end fence failed', 'start switch', 'end switch succeeded']);
+    expect(finished[0]).toMatchObject({ continued: true });
+    expect(endpoint.calls[0]).toMatchObject({ url: '/fence', body: JSON.stringify({ target: 'primary', epoch: 7, activationId: 'act_1', kind: 'failover' }) });
+    expect(endpoint.calls[0]!.headers['x-vigil-fencing-epoch']).toBe('7');
+  });
+
+  it('waits for a health endpoint to pass, and sends a notify step through the pager', async () => {
+    endpoint = await fakeEndpoint((n, _req, res) => {
+      res.statusCode = n < 3 ? 503 : 200;
+      res.end();
+    });
+    const sent: string[] = [];
+    const notify: StepContext['notify'] = (alert) => {
+      sent.push(alert.summary);
+      return Promise.resolve({ delivered: true, output: 'delivered to sink' });
+    };
+    const { finished, observer } = recorder();
+    const plan = [step('standby-healthy', '/health', { kind: 'wait-healthy', interval: '20ms', timeout: '5s' }), Value.Decode(PlanStep, Value.Default(PlanStep, { name: 'tell', kind: 'notify', message: 'standby serving' }))];
+    expect(await runPlan(plan, observer, { ...signals(), context: { ...context, notify } })).toEqual({ status: 'succeeded' });
+    expect(finished[0]).toMatchObject({ status: 'succeeded', output: expect.stringContaining('healthy after 3 poll(s)') as unknown });
+    expect(sent).toEqual(['primary: standby serving (failover act_1, epoch 7)']);
   });
 });

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatDuration, type StepRecord } from '@vigil/core';
-import { stepKindOf, type AttemptOutcome, type PlanStep } from './steps/index.js';
+import { stepKindOf, type AttemptOutcome, type PlanStep, type StepContext } from './steps/index.js';
 
 /** Receives each step's record as it starts and ends, to persist and audit it before the plan moves on. */
 export interface PlanObserver {
@@ -15,6 +15,10 @@ export interface RunOptions {
   stop: AbortSignal;
   /** Hard stop: the attempt in flight is abandoned. */
   abort: AbortSignal;
+  /** Handed to every step (its activation, epoch, the alerting channels). */
+  context: StepContext;
+  /** Index of the first step to run: a plan resumed after a restart skips what completed. */
+  startAt?: number;
 }
 
 export type PlanResult =
@@ -27,19 +31,21 @@ export type PlanResult =
 const MAX_RETRY_DELAY_MS = 60_000;
 
 /**
- * Runs the steps in order; the first step that fails (after its retries) aborts the plan.
- * The runner owns what every step kind shares: timeout per attempt, retries with doubling
- * delay, timing and the step record.
+ * Runs the steps in order; the first step that fails (after its retries) aborts the plan,
+ * unless it says `onFailure: continue`. The runner owns what every step kind shares: timeout
+ * per attempt, retries with doubling delay, timing and the step record.
  */
 export async function runPlan(plan: readonly PlanStep[], observer: PlanObserver, options: RunOptions): Promise<PlanResult> {
-  for (const step of plan) {
+  for (const step of plan.slice(options.startAt ?? 0)) {
     if (options.stop.aborted) return { status: 'stopped' };
     const record: StepRecord = { name: step.name, kind: step.kind, status: 'running', startedAt: iso(options.now()), attempts: 0 };
     await observer.stepStarted({ ...record });
     const started = performance.now();
     const { outcome, attempts, stopped } = await runStep(step, options);
+    const continued = !outcome.ok && !stopped && step.onFailure === 'continue';
     const finished: StepRecord = {
       ...record,
+      ...(continued && { continued }),
       status: outcome.ok ? 'succeeded' : 'failed',
       endedAt: iso(options.now()),
       attempts,
@@ -48,14 +54,14 @@ export async function runPlan(plan: readonly PlanStep[], observer: PlanObserver,
     };
     await observer.stepFinished(finished, performance.now() - started);
     if (stopped) return { status: 'stopped', step: step.name };
-    if (!outcome.ok) return { status: 'failed', step: step.name };
+    if (!outcome.ok && !continued) return { status: 'failed', step: step.name };
   }
   return { status: 'succeeded' };
 }
 
 async function runStep(step: PlanStep, options: RunOptions): Promise<{ outcome: AttemptOutcome; attempts: number; stopped: boolean }> {
   for (let attempts = 1; ; attempts++) {
-    const { outcome, abandoned } = await attemptOnce(step, options.abort);
+    const { outcome, abandoned } = await attemptOnce(step, options.abort, options.context);
     if (abandoned) return { outcome, attempts, stopped: true };
     if (outcome.ok || !outcome.retryable || attempts > step.retries) return { outcome, attempts, stopped: false };
     const delay = Math.min(step.retryDelay * 2 ** (attempts - 1), MAX_RETRY_DELAY_MS);
@@ -66,12 +72,12 @@ async function runStep(step: PlanStep, options: RunOptions): Promise<{ outcome: 
 }
 
 /** One attempt, bounded by the step's timeout even if the step kind ignores its signal. */
-async function attemptOnce(step: PlanStep, abort: AbortSignal): Promise<{ outcome: AttemptOutcome; abandoned: boolean }> {
+async function attemptOnce(step: PlanStep, abort: AbortSignal, context: StepContext): Promise<{ outcome: AttemptOutcome; abandoned: boolean }> {
   const timeout = AbortSignal.timeout(step.timeout);
   const signal = AbortSignal.any([timeout, abort]);
   const stopWaiting = whenAborted(signal);
   try {
-    const outcome = await Promise.race([safely(() => stepKindOf(step).attempt(step, signal)), stopWaiting.promise]);
+    const outcome = await Promise.race([safely(() => stepKindOf(step).attempt(step, signal, context)), stopWaiting.promise]);
     if (outcome !== undefined) return { outcome, abandoned: false };
     if (timeout.aborted) return { outcome: { ok: false, retryable: true, output: `timed out after ${formatDuration(step.timeout)}` }, abandoned: false };
     return { outcome: { ok: false, retryable: false, output: 'abandoned: the service shut down during the attempt' }, abandoned: true };

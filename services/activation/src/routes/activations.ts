@@ -2,9 +2,10 @@ import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebo
 import type { FastifyReply } from 'fastify';
 import Type from 'typebox';
 import Value from 'typebox/value';
-import { Activation, ActivationRequest, verify } from '@vigil/core';
+import { Activation, ActivationRequest, VoteReceipt, verify } from '@vigil/core';
 import type { Activations } from '../activations.js';
 import type { ActivationMetrics } from '../metrics.js';
+import type { FailureLimiter } from './auth-limiter.js';
 import { describeSchemaErrors, ErrorBody } from './errors.js';
 
 /** Requests are small (a target, a voter, an incident and a few probe results). */
@@ -17,9 +18,13 @@ export interface ActivationRoutesOptions {
   toleranceMs: number;
   now: () => number;
   metrics: ActivationMetrics;
+  /** Shared with the operator API: failed authentications per client address. */
+  limiter: FailureLimiter;
 }
 
 const ActivationList = Type.Object({ activations: Type.Array(Activation) });
+/** The audit log's records of one activation, oldest first: `{time, activationId, target, epoch, event, …}`. */
+const AuditList = Type.Object({ records: Type.Array(Type.Record(Type.String(), Type.Unknown())) });
 
 export const activationRoutes: FastifyPluginCallbackTypebox<ActivationRoutesOptions> = (app, options, done) => {
   const { activations, voters, metrics } = options;
@@ -31,7 +36,17 @@ export const activationRoutes: FastifyPluginCallbackTypebox<ActivationRoutesOpti
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: MAX_REQUEST_BYTES }, (_request, body, done) => done(null, body));
 
+  // Before the body is read: an address that keeps failing authentication is turned away cheaply.
+  app.addHook('onRequest', async (request, reply) => {
+    const retryAfter = request.method === 'POST' ? options.limiter.blockedFor(request.ip) : 0;
+    if (retryAfter === 0) return;
+    metrics.rejected.inc({ reason: 'too-many-attempts' });
+    return reply.code(429).header('retry-after', String(retryAfter)).send({ error: 'too-many-attempts', message: `too many failed authentications; retry in ${retryAfter}s` });
+  });
+
   const refuse = (reply: FastifyReply, status: 400 | 401 | 404 | 409 | 503, body: ErrorBody) => {
+    // A replay carries a valid signature; every other 401 is a failed authentication.
+    if (status === 401 && body.error !== 'replayed') options.limiter.fail(reply.request.ip);
     metrics.rejected.inc({ reason: body.error });
     reply.log.warn({ requestId: reply.request.headers['webhook-id'], status, reason: body.error }, `activation request refused: ${body.message}`);
     return reply.code(status).send(body);
@@ -42,7 +57,7 @@ export const activationRoutes: FastifyPluginCallbackTypebox<ActivationRoutesOpti
     {
       bodyLimit: MAX_REQUEST_BYTES,
       schema: {
-        response: { 200: Activation, 202: Activation, '4xx': ErrorBody, 503: ErrorBody },
+        response: { 200: Activation, 202: Type.Union([Activation, VoteReceipt]), '4xx': ErrorBody, 503: ErrorBody },
       },
     },
     async (request, reply) => {
@@ -74,6 +89,8 @@ export const activationRoutes: FastifyPluginCallbackTypebox<ActivationRoutesOpti
           return reply.code(202).send(result.activation);
         case 'existing':
           return reply.code(200).send(result.activation);
+        case 'vote-recorded':
+          return reply.code(202).send({ status: 'vote-recorded', target: body.target, votes: result.votes, quorum: result.quorum });
         case 'already-active':
           return refuse(reply, 409, {
             error: 'already-active',
@@ -99,6 +116,16 @@ export const activationRoutes: FastifyPluginCallbackTypebox<ActivationRoutesOpti
     (request, reply) => {
       const activation = activations.get(request.params.id);
       if (activation) return activation;
+      reply.code(404);
+      return { error: 'unknown-activation', message: `no activation ${request.params.id}` };
+    },
+  );
+
+  app.get(
+    `${ACTIVATIONS_PATH}/:id/audit`,
+    { schema: { params: Type.Object({ id: Type.String() }), response: { 200: AuditList, 404: ErrorBody } } },
+    (request, reply) => {
+      if (activations.get(request.params.id)) return { records: activations.audit(request.params.id) };
       reply.code(404);
       return { error: 'unknown-activation', message: `no activation ${request.params.id}` };
     },

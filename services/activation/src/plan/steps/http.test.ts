@@ -2,6 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import Value from 'typebox/value';
 import { fakeEndpoint } from '../../test-support/fixtures.js';
 import { httpStep, HttpStepConfig } from './http.js';
+import type { StepContext } from './step.js';
+
+const context: StepContext = { activationId: 'act_1', target: 'primary', kind: 'failover', epoch: 1, notify: () => Promise.resolve({ delivered: true, output: '' }) };
 
 let endpoint: Awaited<ReturnType<typeof fakeEndpoint>> | undefined;
 afterEach(async () => {
@@ -18,6 +21,7 @@ describe('http step', () => {
     const outcome = await httpStep.attempt(
       stepFor(`${endpoint.url}/x`, { method: 'PUT', headers: { authorization: 'Bearer t' }, body: 'plain text' }),
       AbortSignal.timeout(2_000),
+      context,
     );
     expect(outcome).toMatchObject({ ok: true, responseStatus: 200 });
     expect(endpoint.calls[0]).toMatchObject({ method: 'PUT', body: 'plain text' });
@@ -29,8 +33,8 @@ describe('http step', () => {
       res.statusCode = 409;
       res.end('already enabled');
     });
-    expect(await httpStep.attempt(stepFor(endpoint.url, { expectStatus: [200, 409] }), AbortSignal.timeout(2_000))).toMatchObject({ ok: true });
-    expect(await httpStep.attempt(stepFor(endpoint.url), AbortSignal.timeout(2_000))).toEqual({
+    expect(await httpStep.attempt(stepFor(endpoint.url, { expectStatus: [200, 409] }), AbortSignal.timeout(2_000), context)).toMatchObject({ ok: true });
+    expect(await httpStep.attempt(stepFor(endpoint.url), AbortSignal.timeout(2_000), context)).toEqual({
       ok: false,
       retryable: false,
       responseStatus: 409,
@@ -43,7 +47,7 @@ describe('http step', () => {
     const url = endpoint.url.replace('http://', 'http://admin:pa55@');
     await endpoint.close();
     endpoint = undefined;
-    const outcome = await httpStep.attempt(stepFor(url), AbortSignal.timeout(2_000));
+    const outcome = await httpStep.attempt(stepFor(url), AbortSignal.timeout(2_000), context);
     expect(outcome).toMatchObject({ ok: false, retryable: true });
     expect(outcome.output).not.toContain('pa55');
   });

@@ -10,7 +10,36 @@ export const stepBaseProperties = {
   timeout: Duration({ default: '5s', description: 'limit for one attempt' }),
   retries: Type.Integer({ minimum: 0, maximum: 20, default: 0, description: 'extra attempts after the first' }),
   retryDelay: Duration({ default: '1s', description: 'delay before the first retry; doubles on each further retry' }),
+  onFailure: Type.Union([Type.Literal('abort'), Type.Literal('continue')], {
+    default: 'abort',
+    description: 'abort the plan when this step fails (after its retries), or go on with the next step',
+  }),
+  idempotent: Type.Boolean({
+    default: false,
+    description: 'running it twice has the effect of running it once: after a restart mid-step it may be run again',
+  }),
 };
+
+/** What a step may know about the activation it belongs to, and the alerting channels. */
+export interface StepContext {
+  activationId: string;
+  target: string;
+  kind: 'failover' | 'failback';
+  /** The fencing epoch this activation establishes. */
+  epoch: number;
+  /** Sends an alert through every configured channel; true when at least one receiver took it. */
+  notify(alert: PageRequest): Promise<{ delivered: boolean; output: string }>;
+}
+
+/** What a page says; the alert around it (ids, times, labels) is made by the service. */
+export interface PageRequest {
+  severity: 'info' | 'warning' | 'critical';
+  summary: string;
+  annotations?: Record<string, string>;
+  /** The target the page is about, and what pages about one activation share (set by the service). */
+  target?: string;
+  dedupKey?: string;
+}
 
 /** What one attempt of a step produced. */
 export interface AttemptOutcome {
@@ -29,7 +58,7 @@ export interface AttemptOutcome {
  */
 export interface StepKind<C> {
   kind: string;
-  attempt(step: C, signal: AbortSignal): Promise<AttemptOutcome>;
+  attempt(step: C, signal: AbortSignal, context: StepContext): Promise<AttemptOutcome>;
   /** Checks the schema cannot express; messages are relative to the step. */
   problems?(step: C): { path: string[]; message: string }[];
 }

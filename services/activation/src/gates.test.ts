@@ -1,0 +1,291 @@
+import { request as httpRequest } from 'node:http';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Activation, ActiveSide } from '@vigil/core';
+import { buildApp, type ActivationApp } from './app.js';
+import { activationRequest, config, fakeEndpoint, memoryLogger, SECRET_1, SECRET_2, signed, tempDir } from './test-support/fixtures.js';
+
+const SECRET_3 = 'whsec_dGhpcmQtd2F0Y2hkb2ctc2VjcmV0LTU2Nzg=';
+const TOKEN = 'operator-token-0123456789abcdefghijklmnop';
+const auth = { authorization: `Bearer ${TOKEN}` };
+
+let dir: Awaited<ReturnType<typeof tempDir>>;
+let endpoints: Awaited<ReturnType<typeof fakeEndpoint>>[];
+let apps: ActivationApp[];
+let log: ReturnType<typeof memoryLogger>;
+
+beforeEach(async () => {
+  dir = await tempDir();
+  apps = [];
+  endpoints = [];
+  log = memoryLogger();
+});
+
+afterEach(async () => {
+  for (const app of apps) await app.close();
+  for (const e of endpoints) await e.close();
+  await dir.remove();
+});
+
+async function endpoint(respond?: Parameters<typeof fakeEndpoint>[0]) {
+  const e = await fakeEndpoint(respond);
+  endpoints.push(e);
+  return e;
+}
+
+type Urls = { primary: string; replication: string };
+
+/** A standby, an alert sink, a primary to probe and a replication-lag endpoint, and the app in front of them with `target` settings. */
+async function setup(target: Record<string, unknown> | ((urls: Urls) => Record<string, unknown>) = {}, options: { primaryStatus?: () => number; lagSeconds?: number } = {}) {
+  const standby = await endpoint();
+  const sink = await endpoint();
+  const primary = await endpoint((_n, _req, res) => {
+    res.statusCode = options.primaryStatus?.() ?? 503;
+    res.end();
+  });
+  const replication = await endpoint((_n, _req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ lagSeconds: options.lagSeconds ?? 0 }));
+  });
+  const raw = {
+    dataDir: dir.path,
+    externalUrl: 'https://activation.example',
+    voters: [
+      { id: 'watchdog-1', secret: SECRET_1 },
+      { id: 'watchdog-2', secret: SECRET_2 },
+      { id: 'watchdog-3', secret: SECRET_3 },
+    ],
+    operators: [{ name: 'alice', token: TOKEN }],
+    alerts: { webhooks: [{ name: 'sink', url: `${sink.url}/alerts`, secret: SECRET_1 }] },
+    targets: [
+      {
+        name: 'primary',
+        plan: [{ name: 'enable-standby', kind: 'http', url: `${standby.url}/enable`, timeout: '2s' }],
+        failback: {
+          plan: [{ name: 'disable-standby', kind: 'http', url: `${standby.url}/disable` }],
+          primaryHealthy: { probe: { kind: 'http', url: `${primary.url}/health` }, for: '200ms', interval: '50ms' },
+        },
+        ...(typeof target === 'function' ? target({ primary: primary.url, replication: replication.url }) : target),
+      },
+    ],
+  };
+  const app = await buildApp({ config: config(raw), logger: log.logger });
+  apps.push(app);
+  return { app, standby, sink, primary, replication };
+}
+
+const incident = (id: string) => ({ ...activationRequest().incident, id });
+function vote(app: ActivationApp, voter: string, secret: string, id?: string) {
+  const { payload, headers } = signed(activationRequest({ voter, incident: incident(`inc-${voter}`) }), { secret, ...(id && { id }) });
+  return app.inject({ method: 'POST', url: '/v1/activations', payload, headers });
+}
+const operator = (app: ActivationApp, path: string, body: unknown = {}, headers: Record<string, string> = auth) =>
+  app.inject({ method: 'POST', url: path, payload: body as Record<string, unknown>, headers });
+const get = async (app: ActivationApp, id: string) => (await app.inject({ url: `/v1/activations/${id}` })).json<Activation>();
+const waitStatus = (app: ActivationApp, id: string, status: Activation['status']) =>
+  vi.waitFor(async () => expect((await get(app, id)).status).toBe(status), { timeout: 5_000, interval: 20 });
+const side = async (app: ActivationApp) => (await app.inject({ url: '/v1/active?target=primary' })).json<ActiveSide>();
+const pages = (sink: { calls: { body: string }[] }) => sink.calls.map((c) => JSON.parse(c.body) as { summary: string; annotations: Record<string, string> });
+
+describe('quorum', () => {
+  it('2 of 3: one vote does nothing, the same voter again counts once, a second distinct voter activates', async () => {
+    const { app, standby } = await setup({ quorum: { votes: 2, window: '1m' } });
+    const first = await vote(app, 'watchdog-1', SECRET_1);
+    expect(first.statusCode).toBe(202);
+    expect(first.json()).toEqual({ status: 'vote-recorded', target: 'primary', votes: 1, quorum: 2 });
+    const again = await vote(app, 'watchdog-1', SECRET_1);
+    expect(again.json()).toMatchObject({ status: 'vote-recorded', votes: 1 });
+    expect(await side(app)).toEqual({ target: 'primary', active: 'primary', epoch: 0 });
+
+    const second = await vote(app, 'watchdog-2', SECRET_2);
+    expect(second.statusCode).toBe(202);
+    const created = second.json<Activation>();
+    expect(created).toMatchObject({ status: 'running', epoch: 1, voter: 'watchdog-2' });
+    expect(created.votes?.map((v) => v.voter)).toEqual(['watchdog-1', 'watchdog-2']);
+    await waitStatus(app, created.id, 'succeeded');
+    expect(standby.calls).toHaveLength(1);
+    expect((await vote(app, 'watchdog-3', SECRET_3)).statusCode).toBe(409);
+  });
+});
+
+describe('approval mode', () => {
+  it('pages with the approve and cancel commands, runs the plan once approved', async () => {
+    const { app, standby, sink } = await setup({ mode: 'approval' });
+    const created = (await vote(app, 'watchdog-1', SECRET_1)).json<Activation>();
+    expect(created.status).toBe('awaiting-approval');
+    await vi.waitFor(() => expect(sink.calls).toHaveLength(1));
+    const [page] = pages(sink);
+    expect(page!.summary).toContain('waits for approval');
+    expect(page!.annotations.approve).toBe(`curl -X POST -H "authorization: Bearer $VIGIL_OPERATOR_TOKEN" https://activation.example/v1/activations/${created.id}/approve`);
+    expect(JSON.stringify(page)).not.toContain(TOKEN);
+    expect(standby.calls).toHaveLength(0);
+
+    const approved = await operator(app, `/v1/activations/${created.id}/approve`, { comment: 'confirmed on the bridge' });
+    expect(approved.statusCode).toBe(200);
+    expect(approved.json<Activation>().approval).toMatchObject({ decidedBy: 'alice' });
+    await waitStatus(app, created.id, 'succeeded');
+    expect(standby.calls).toHaveLength(1);
+    expect((await operator(app, `/v1/activations/${created.id}/approve`)).json()).toMatchObject({ error: 'not-awaiting-approval' });
+
+    const audit = (await app.inject({ url: `/v1/activations/${created.id}/audit` })).json<{ records: { event: string }[] }>();
+    expect(audit.records.map((r) => r.event)).toEqual(['activation-created', 'approval-requested', 'page', 'approved', 'step-started', 'step-finished', 'activation-finished']);
+  });
+
+  it('cancel: nothing runs, the primary stays active and the target is free again', async () => {
+    const { app, standby } = await setup({ mode: 'approval' });
+    const created = (await vote(app, 'watchdog-1', SECRET_1)).json<Activation>();
+    const cancelled = await operator(app, `/v1/activations/${created.id}/cancel`, { comment: 'false alarm' });
+    expect(cancelled.statusCode).toBe(200);
+    expect(cancelled.json()).toMatchObject({ status: 'cancelled', reason: 'cancelled by alice: false alarm' });
+    expect(await side(app)).toEqual({ target: 'primary', active: 'primary', epoch: 1 });
+    expect(standby.calls).toHaveLength(0);
+    expect((await operator(app, `/v1/activations/${created.id}/cancel`)).statusCode).toBe(409);
+    expect((await app.inject({ url: '/metrics' })).body).toContain('vigil_activations_total{target="primary",outcome="cancelled"} 1');
+  });
+});
+
+describe('data-loss guard', () => {
+  it('makes even auto mode wait for approval when the standby lags too much, and says how much', async () => {
+    const { app, standby, sink } = await setup((urls) => ({ dataLoss: { kind: 'http', url: `${urls.replication}/lag`, maxDataLoss: '30s' } }), { lagSeconds: 90 });
+    const created = (await vote(app, 'watchdog-1', SECRET_1)).json<Activation>();
+    expect(created.status).toBe('holding-off');
+    await waitStatus(app, created.id, 'awaiting-approval');
+    const waiting = await get(app, created.id);
+    expect(waiting.dataLoss).toMatchObject({ lagMs: 90_000, exceeded: true, maxMs: 30_000 });
+    await vi.waitFor(() => expect(sink.calls).toHaveLength(1));
+    expect(pages(sink)[0]!.summary).toContain('data-loss guard: the standby lags 90s behind (allowed: 30s): up to 90s of writes would be lost');
+    expect(pages(sink)[0]!.annotations.dataAtRisk).toContain('up to 90s of writes');
+    expect(standby.calls).toHaveLength(0);
+    await operator(app, `/v1/activations/${created.id}/approve`);
+    await waitStatus(app, created.id, 'succeeded');
+  });
+
+  it('runs at once in auto mode when the lag is within the limit', async () => {
+    const { app, standby } = await setup((urls) => ({ dataLoss: { kind: 'http', url: urls.replication, maxDataLoss: '30s' } }), { lagSeconds: 2 });
+    const created = (await vote(app, 'watchdog-1', SECRET_1)).json<Activation>();
+    await waitStatus(app, created.id, 'succeeded');
+    expect((await get(app, created.id)).dataLoss).toMatchObject({ lagMs: 2_000, exceeded: false });
+    expect(standby.calls).toHaveLength(1);
+  });
+});
+
+describe('hold-off', () => {
+  it('cancels when the primary answers the direct probe after the hold-off', async () => {
+    let primaryStatus = 503;
+    const { app, standby } = await setup((urls) => ({ holdOff: { duration: '200ms', probe: { kind: 'http', url: `${urls.primary}/health` } } }), {
+      primaryStatus: () => primaryStatus,
+    });
+    const created = (await vote(app, 'watchdog-1', SECRET_1)).json<Activation>();
+    expect(created.status).toBe('holding-off');
+    primaryStatus = 200;
+    await waitStatus(app, created.id, 'cancelled');
+    expect((await get(app, created.id)).reason).toContain('primary answered the direct probe');
+    expect(standby.calls).toHaveLength(0);
+    expect(await side(app)).toMatchObject({ active: 'primary', epoch: 1 });
+  });
+
+  it('goes on when the primary is still down after the hold-off', async () => {
+    const { app, standby } = await setup((urls) => ({ holdOff: { duration: '100ms', probe: { kind: 'http', url: `${urls.primary}/health` } } }));
+    const created = (await vote(app, 'watchdog-1', SECRET_1)).json<Activation>();
+    await waitStatus(app, created.id, 'succeeded');
+    expect(standby.calls).toHaveLength(1);
+    const audit = (await app.inject({ url: `/v1/activations/${created.id}/audit` })).json<{ records: { event: string; status?: string }[] }>();
+    expect(audit.records[1]).toMatchObject({ event: 'primary-probed', status: 'fail' });
+  });
+});
+
+describe('notify-only mode', () => {
+  it('pages and never runs the plan', async () => {
+    const { app, standby, sink } = await setup({ mode: 'notify-only' });
+    const created = (await vote(app, 'watchdog-1', SECRET_1)).json<Activation>();
+    await waitStatus(app, created.id, 'notified');
+    expect(pages(sink)[0]!.summary).toContain('notify-only');
+    expect(standby.calls).toHaveLength(0);
+  });
+});
+
+describe('failback', () => {
+  it('needs the primary healthy for the guard period, runs its own plan and increments the epoch', async () => {
+    let primaryStatus = 503;
+    const { app, standby } = await setup({}, { primaryStatus: () => primaryStatus });
+    const created = (await vote(app, 'watchdog-1', SECRET_1)).json<Activation>();
+    await waitStatus(app, created.id, 'succeeded');
+
+    const early = (await operator(app, '/v1/failbacks', { target: 'primary' })).json<Activation>();
+    expect(early).toMatchObject({ kind: 'failback', status: 'holding-off', epoch: 2, voter: 'alice' });
+    await waitStatus(app, early.id, 'cancelled');
+    expect(await side(app)).toMatchObject({ active: 'secondary', epoch: 2, activationId: created.id });
+
+    primaryStatus = 200;
+    const res = await operator(app, '/v1/failbacks', { target: 'primary' });
+    expect(res.statusCode).toBe(202);
+    expect((await operator(app, '/v1/failbacks', { target: 'primary' })).json()).toMatchObject({ error: 'failback-in-progress' });
+    await waitStatus(app, res.json<Activation>().id, 'succeeded');
+    expect(standby.calls.map((c) => c.url)).toEqual(['/enable', '/disable']);
+    expect(await side(app)).toMatchObject({ active: 'primary', epoch: 3 });
+    expect((await operator(app, '/v1/failbacks', { target: 'primary' })).json()).toMatchObject({ error: 'not-failed-over' });
+
+    // The target is free again: the next incident fails over with the next epoch.
+    const next = (await vote(app, 'watchdog-2', SECRET_2)).json<Activation>();
+    expect(next.epoch).toBe(4);
+  });
+});
+
+describe('operator API', () => {
+  it('refuses a missing or wrong token with 401 and throttles repeated failures with 429', async () => {
+    const { app } = await setup();
+    expect((await operator(app, '/v1/failbacks', { target: 'primary' }, {})).json()).toMatchObject({ error: 'missing-token' });
+    // A voter's secret is not an operator token.
+    const voterSecret = await operator(app, '/v1/failbacks', { target: 'primary' }, { authorization: `Bearer ${SECRET_1}` });
+    expect(voterSecret.statusCode).toBe(401);
+    expect(voterSecret.json()).toMatchObject({ error: 'bad-token' });
+    for (let i = 0; i < 8; i++) await operator(app, '/v1/failbacks', { target: 'primary' }, { authorization: 'Bearer nope' });
+    const throttled = await operator(app, '/v1/failbacks', { target: 'primary' });
+    expect(throttled.statusCode).toBe(429);
+    expect(Number(throttled.headers['retry-after'])).toBeGreaterThan(0);
+    expect(log.lines.join('')).not.toContain(TOKEN);
+  });
+
+  it('counts failed voter signatures from one address too, but not replays', async () => {
+    const { app } = await setup({ quorum: { votes: 3 } });
+    const delivery = signed(activationRequest(), { secret: SECRET_1 });
+    await app.inject({ method: 'POST', url: '/v1/activations', payload: delivery.payload, headers: delivery.headers });
+    for (let i = 0; i < 12; i++) {
+      const replay = await app.inject({ method: 'POST', url: '/v1/activations', payload: delivery.payload, headers: delivery.headers });
+      expect(replay.json()).toMatchObject({ error: 'replayed' });
+    }
+    for (let i = 0; i < 10; i++) expect((await vote(app, 'watchdog-2', SECRET_1)).json()).toMatchObject({ error: 'bad-signature' });
+    const throttled = await vote(app, 'watchdog-2', SECRET_2);
+    expect(throttled.statusCode).toBe(429);
+    expect(throttled.json()).toMatchObject({ error: 'too-many-attempts' });
+    expect((await operator(app, '/v1/failbacks', { target: 'primary' })).statusCode).toBe(429);
+    expect((await app.inject({ url: '/v1/active?target=primary' })).statusCode).toBe(200);
+  });
+
+  it('refuses an oversized body with 413', async () => {
+    const { app } = await setup();
+    const res = await operator(app, '/v1/failbacks', { target: 'primary', comment: 'x'.repeat(8 * 1024) });
+    expect(res.statusCode).toBe(413);
+  });
+});
+
+describe('GET /v1/active/stream', () => {
+  it('sends the current side at once and every change after', async () => {
+    const { app } = await setup();
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    const events: ActiveSide[] = [];
+    const req = httpRequest(`${address}/v1/active/stream?target=primary`, (res) => {
+      expect(res.headers['content-type']).toBe('text/event-stream');
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        for (const m of chunk.matchAll(/^data: (.*)$/gm)) events.push(JSON.parse(m[1]!) as ActiveSide);
+      });
+    });
+    req.end();
+    await vi.waitFor(() => expect(events).toHaveLength(1));
+    expect(events[0]).toEqual({ target: 'primary', active: 'primary', epoch: 0 });
+    await vote(app, 'watchdog-1', SECRET_1);
+    await vi.waitFor(() => expect(events.at(-1)).toMatchObject({ active: 'secondary', epoch: 1 }));
+    expect(events.map((e) => e.active)).toEqual(['primary', 'primary', 'secondary']);
+    req.destroy();
+  });
+});
