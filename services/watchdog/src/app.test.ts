@@ -1,4 +1,5 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Alert } from '@vigil/alerting';
@@ -46,7 +47,7 @@ async function servers(activationScript: number[] = []): Promise<Setup> {
   };
 }
 
-async function start({ target, activation, alerts }: Setup): Promise<App> {
+async function start({ target, activation, alerts }: Setup, extra: Record<string, unknown> = {}): Promise<App> {
   const config = parseConfigValue(
     WatchdogConfig,
     {
@@ -58,6 +59,7 @@ async function start({ target, activation, alerts }: Setup): Promise<App> {
         // Generous timeout: a loaded machine must not make a healthy target look down three times in a row.
         { name: 'primary', url: `${target.url}/health`, interval: '300ms', timeout: '250ms', failureThreshold: 3, successThreshold: 2, activate: { target: 'primary' } },
       ],
+      ...extra,
     },
     'test',
     {},
@@ -172,6 +174,66 @@ describe('watchdog app', () => {
     }, WAIT);
     await probesPass(s.target, 2);
     expect(s.activation.requests).toHaveLength(3);
+  });
+
+  it('after a restart, still resolves an incident whose target recovered while the watchdog was stopped', async () => {
+    const s = await servers();
+    s.target.setHealthy(false);
+    const first = await start(s);
+    await vi.waitFor(() => expect(s.alerts.requests).toHaveLength(1), WAIT);
+    await vi.waitFor(() => expect(s.activation.requests).toHaveLength(1), WAIT);
+    await first.close();
+
+    s.target.setHealthy(true);
+    const second = await start(s);
+    await vi.waitFor(() => expect(s.alerts.requests).toHaveLength(2), WAIT);
+    expect(alertsOf(s).map((a) => a.status)).toEqual(['firing', 'resolved']);
+    expect(alertsOf(s)[1]!.dedupKey).toBe(alertsOf(s)[0]!.dedupKey);
+    expect(await monitors(second)).toMatchObject([{ state: 'up', incident: null }]);
+    expect(s.activation.requests).toHaveLength(1);
+  });
+
+  it('pauses and resumes a monitor through the bearer-authenticated API: no alert or activation while paused', async () => {
+    const s = await servers();
+    const token = 'test-token-0123456789';
+    const app = await start(s, { api: { token } });
+    const post = (url: string, auth?: string) =>
+      app.inject({ method: 'POST', url, ...(auth !== undefined && { headers: { authorization: auth } }), payload: { reason: 'upgrade' } });
+
+    expect((await post('/v1/monitors/primary/pause')).statusCode).toBe(401);
+    expect((await post('/v1/monitors/primary/pause', 'Bearer wrong-token-0123456789')).statusCode).toBe(401);
+    expect((await post('/v1/monitors/nope/pause', `Bearer ${token}`)).statusCode).toBe(404);
+    expect((await post('/v1/monitors/primary/pause', `Bearer ${token}`)).statusCode).toBe(200);
+
+    s.target.setHealthy(false);
+    await probesPass(s.target, 5);
+    const [paused] = await monitors(app);
+    expect(paused).toMatchObject({ state: 'maintenance', inMaintenance: true, paused: { reason: 'upgrade' } });
+    expect(s.alerts.requests).toHaveLength(0);
+    expect(s.activation.requests).toHaveLength(0);
+
+    expect((await post('/v1/monitors/primary/resume', `Bearer ${token}`)).statusCode).toBe(200);
+    await vi.waitFor(() => expect(s.activation.requests).toHaveLength(1), WAIT);
+  });
+
+  it('answers 404 on pause when no api token is configured', async () => {
+    const app = await start(await servers());
+    expect((await app.inject({ method: 'POST', url: '/v1/monitors/primary/pause', headers: { authorization: 'Bearer x' } })).statusCode).toBe(404);
+  });
+
+  it('pings the heartbeat URL after completed cycles', async () => {
+    const s = await servers();
+    const pings: string[] = [];
+    const hb = createServer((req, res) => {
+      pings.push(req.url ?? '');
+      res.end('ok');
+    });
+    await new Promise<void>((resolve) => hb.listen(0, '127.0.0.1', resolve));
+    cleanup.push(() => new Promise<void>((resolve) => hb.close(() => resolve())));
+    const port = (hb.address() as { port: number }).port;
+    await start(s, { heartbeat: { url: `http://127.0.0.1:${port}/ping/abc`, minInterval: '100ms' } });
+    await vi.waitFor(() => expect(pings.length).toBeGreaterThanOrEqual(2), WAIT);
+    expect(pings[0]).toBe('/ping/abc');
   });
 
   it('serves liveness, readiness, monitors and metrics', async () => {

@@ -1,20 +1,24 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { AlertDispatcher, createNotifier } from '@vigil/alerting';
+import { createAlerting, type AlertingConfig } from '@vigil/alerting';
 import { createRegistry, formatDuration, redactUrl, type Logger } from '@vigil/core';
 import Fastify, { LogController } from 'fastify';
 import { Agent } from 'undici';
 import { ActivationClient } from './activation-client.js';
-import type { MonitorConfig, WatchdogConfig } from './config.js';
+import { detectionBudget, type MonitorConfig, type WatchdogConfig } from './config.js';
+import { ControlTargets } from './control.js';
 import { INITIAL_STATE } from './decision.js';
+import { Heartbeat } from './heartbeat.js';
+import { Maintenance } from './maintenance.js';
 import { WatchdogMetrics } from './metrics.js';
 import { Monitor, type Notify, type RequestActivation } from './monitor.js';
 import { httpProbe, type Probe } from './probe.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { monitorRoutes, type MonitorView } from './routes/monitors.js';
-import { Scheduler, type Schedule } from './scheduler.js';
+import { pauseRoutes } from './routes/pause.js';
+import { Scheduler, stableOffset, type Schedule } from './scheduler.js';
 import { MonitorStateStore } from './state-store.js';
 
 export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -56,6 +60,9 @@ export const watchdog: FastifyPluginAsyncTypebox<WatchdogOptions> = async (app, 
 
   const store = new MonitorStateStore(config.dataDir);
   const stored = store.load(config.monitors.map((m) => m.name));
+  const maintenance = new Maintenance(config.maintenance, config.dataDir);
+  const control = new ControlTargets(config.controlTargets, probe, logger, now);
+  const heartbeat = config.heartbeat && new Heartbeat(config.heartbeat, agent, logger);
   const entries = config.monitors.map((monitorConfig) => {
     const state = stored.get(monitorConfig.name) ?? INITIAL_STATE;
     metrics.addMonitor(monitorConfig.name, state);
@@ -66,16 +73,19 @@ export const watchdog: FastifyPluginAsyncTypebox<WatchdogOptions> = async (app, 
       notify,
       ...(monitorConfig.activate && requestActivation && { requestActivation }),
       ...(config.voter && { voterId: config.voter.id }),
-      saveState: (name, s) => store.save(name, s),
+      saveState: (name, s, urgent) => store.save(name, s, urgent),
       metrics,
       logger,
       now,
+      inMaintenance: (at) => maintenance.activeFor(monitorConfig.name, at),
+      ...(config.controlTargets.length > 0 && { reachesControlTargets: () => control.reachable() }),
+      ...(heartbeat && { onCycle: (at: number) => heartbeat.beat(at) }),
     });
     const scheduler = new Scheduler({
       schedule: scheduleOf(monitorConfig),
       run: () => monitor.cycle(),
       onSkip: () => metrics.observeSkip(monitor.name),
-      onLag: (ms) => metrics.observeLag(monitor.name, ms),
+      onLag: (ms) => metrics.observeLag(ms),
       onError: (err) => logger.error({ err, monitor: monitor.name }, 'probe cycle failed'),
       logger: logger.child({ monitor: monitor.name }),
     });
@@ -85,15 +95,28 @@ export const watchdog: FastifyPluginAsyncTypebox<WatchdogOptions> = async (app, 
   let notReadyBecause: string | undefined = 'starting';
   await app.register(healthRoutes, { notReadyBecause: () => notReadyBecause });
   await app.register(metricsRoutes, { registry });
-  await app.register(monitorRoutes, { list: () => entries.map(view) });
+  await app.register(monitorRoutes, { list: () => entries.map((e) => view(e, maintenance, now())) });
+  const names = new Set(config.monitors.map((m) => m.name));
+  await app.register(pauseRoutes, {
+    token: config.api?.token,
+    exists: (name) => names.has(name),
+    pause: (name, pause) => maintenance.pause(name, pause),
+    resume: (name) => maintenance.resume(name),
+    now,
+  });
 
   app.addHook('onReady', (done) => {
-    if (entries.length > 0 && config.alerts.webhooks.length === 0 && !options.notify) {
-      logger.warn('no alert receivers configured (alerts.webhooks): incidents will only be logged');
+    if (entries.length > 0 && config.alerts.webhooks.length + config.alerts.receivers.length === 0 && !options.notify) {
+      logger.warn('no alert receivers configured (alerts.webhooks, alerts.receivers): incidents will only be logged');
     }
+    for (const { monitor } of entries) monitor.resumePendingActivation();
     for (const { scheduler } of entries) scheduler.start();
     notReadyBecause = undefined;
-    logger.info({ monitors: entries.map((e) => e.config.name) }, 'watchdog started');
+    const budget = config.activation.budget ?? 0;
+    logger.info(
+      { monitors: entries.map((e) => ({ name: e.config.name, worstCaseDetection: detectionBudget(e.config, budget).text, rto: e.config.rto })) },
+      'watchdog started',
+    );
     done();
   });
 
@@ -108,8 +131,11 @@ export const watchdog: FastifyPluginAsyncTypebox<WatchdogOptions> = async (app, 
     // Alerts and activation requests already under way get a bounded grace period, then are cancelled.
     const settled = Promise.all(entries.map((e) => e.monitor.settle()));
     await finishesWithin(settled, EFFECTS_GRACE_MS);
+    await store.flush().catch((err: unknown) => logger.error({ err }, 'cannot persist monitor state at shutdown'));
     await Promise.all(closers.map((close) => close()));
     await settled;
+    await heartbeat?.close();
+    maintenance.close();
     await agent.close();
   });
 };
@@ -119,7 +145,7 @@ export async function buildApp(options: WatchdogOptions) {
   const app = Fastify({
     loggerInstance: options.logger,
     // Scrapes and orchestrator probes every few seconds would drown the log.
-    logController: new LogController({ disableRequestLogging: (request) => QUIET_PATHS.has(request.url) }),
+    logController: new LogController({ disableRequestLogging: (request) => QUIET_PATHS.has(request.url.split('?')[0]!) }),
   }).withTypeProvider<TypeBoxTypeProvider>();
   await app.register(watchdog, options);
   return app;
@@ -132,13 +158,14 @@ async function finishesWithin(work: Promise<unknown>, ms: number): Promise<void>
 }
 
 function scheduleOf(m: MonitorConfig): Schedule {
-  if (m.interval !== undefined) return { everyMs: m.interval };
-  if (m.cron !== undefined) return { cron: m.cron };
+  if (m.interval !== undefined) return { everyMs: m.interval, offsetMs: stableOffset(m.name, m.interval) };
+  if (m.cron !== undefined) return { cron: m.cron, ...(m.timezone !== undefined && { timezone: m.timezone }) };
   throw new Error(`monitor ${m.name} has neither interval nor cron`); // the config schema rules this out
 }
 
-function view({ config, monitor, scheduler }: { config: MonitorConfig; monitor: Monitor; scheduler: Scheduler }): MonitorView {
+function view({ config, monitor, scheduler }: { config: MonitorConfig; monitor: Monitor; scheduler: Scheduler }, maintenance: Maintenance, now: number): MonitorView {
   const state = monitor.current;
+  const pause = maintenance.pauseOf(config.name);
   return {
     name: config.name,
     url: redactUrl(config.url),
@@ -151,22 +178,30 @@ function view({ config, monitor, scheduler }: { config: MonitorConfig; monitor: 
     incident: state.incident ?? null,
     ...(config.activate && { activationTarget: config.activate.target }),
     skippedTicks: scheduler.skippedTicks,
+    inMaintenance: maintenance.activeFor(config.name, now),
+    ...(pause && { paused: pause }),
+    ...(state.isolatedSince !== undefined && { isolatedSince: state.isolatedSince }),
   };
 }
 
-/** Alerts go to every configured webhook through the alerting package (signed, retried). */
+/**
+ * Alerts go through the alerting package: routed to the configured receivers (alerts.webhooks
+ * and alerts.receivers), written to the durable outbox in dataDir before the first attempt,
+ * retried, and replayed after a restart.
+ */
 function alertDispatcher(config: WatchdogConfig, logger: Logger, registry: ReturnType<typeof createRegistry>, closers: (() => Promise<void>)[]): Notify {
-  const dispatcher = new AlertDispatcher({
-    notifiers: config.alerts.webhooks.map((webhook) => createNotifier({ type: 'webhook', ...webhook })),
+  const { webhooks, ...alerts } = config.alerts;
+  const alertingConfig: AlertingConfig = { ...alerts, receivers: [...webhooks.map((webhook) => ({ type: 'webhook' as const, ...webhook })), ...alerts.receivers] };
+  const alerting = createAlerting({
+    config: alertingConfig,
+    dataDir: config.dataDir,
     logger,
     registry,
-    // Deliveries already had the watchdog's grace period when this is closed.
+    // Deliveries already had the watchdog's grace period when this is closed; what is left stays in the outbox.
     closeTimeoutMs: 250,
   });
-  closers.push(() => dispatcher.close());
-  return async (alert) => {
-    await dispatcher.send(alert);
-  };
+  closers.push(() => alerting.close());
+  return (alert) => alerting.send(alert);
 }
 
 function activationClient(

@@ -1,6 +1,6 @@
 import { collectConfigProblems, parseConfigText, parseConfigValue } from '@vigil/core';
 import { describe, expect, it } from 'vitest';
-import { WatchdogConfig } from './config.js';
+import { WatchdogConfig, detectionBudget } from './config.js';
 
 const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const monitor = { name: 'primary', url: 'http://127.0.0.1:8081/health', interval: '2s' };
@@ -13,7 +13,14 @@ describe('watchdog configuration', () => {
       server: { host: '127.0.0.1', port: 8082 },
       dataDir: './.vigil-data/watchdog',
       activation: { url: 'http://127.0.0.1:8083', timeout: 5000, retries: 5 },
-      alerts: { webhooks: [] },
+      alerts: {
+        webhooks: [],
+        receivers: [],
+        routes: [],
+        delivery: { maxAttempts: 20, maxAge: 3_600_000, initialBackoff: 1_000, maxBackoff: 300_000, maxRetryAfter: 600_000 },
+      },
+      controlTargets: [],
+      maintenance: [],
       monitors: [],
     });
   });
@@ -59,13 +66,79 @@ monitors:
     ['a misspelt key', { monitors: [{ ...monitor, intervall: '2s' }] }, 'monitors[0].intervall: unknown key'],
     ['a webhook without secret', { alerts: { webhooks: [{ name: 'sink', url: 'http://127.0.0.1:8099/alerts' }] } }, 'alerts.webhooks[0].secret: is required'],
     ['a name unfit for ids and labels', { monitors: [{ ...monitor, name: 'primary region' }] }, 'monitors[0].name: expected a name of letters'],
+    ['a warning threshold not below the failure threshold', { monitors: [{ ...monitor, warningThreshold: 3 }] }, 'monitors[0]: `warningThreshold` (3) must be below `failureThreshold` (3)'],
+    ['an unknown time zone', { monitors: [{ name: 'p', url: monitor.url, cron: '* * * * * *', timezone: 'Mars/Olympus' }] }, 'monitors[0].timezone: expected an IANA time zone'],
+    ['a short api token', { api: { token: 'short' } }, 'api.token:'],
+    [
+      'a worst-case detection beyond the rto',
+      { activation: { budget: '2s' }, monitors: [{ ...monitor, timeout: '1s', rto: '8s' }] },
+      '(top level): monitor primary: worst-case detection and activation interval 2s × (failureThreshold 3 − 1) + timeout 1s + schedule granularity 2s + activation budget 2s = 9s exceeds rto 8s; shorten interval or timeout, lower failureThreshold or activation.budget, or raise rto',
+    ],
   ])('rejects %s, naming the path', (_what, raw, expected) => {
     expect(problems(raw).join('\n')).toContain(expected);
+  });
+
+  it('takes receivers of every channel, routes and delivery limits under alerts, beside the webhooks', () => {
+    const config = parseConfigText(
+      WatchdogConfig,
+      `
+alerts:
+  webhooks: [{ name: sink, url: http://127.0.0.1:8099/alerts, secret: ${secret} }]
+  receivers:
+    - { type: pagerduty, name: pager, routingKey: R0UT1NGKEYa1b2c3d4e5f6a7b8c9d0e1f }
+    - { type: alertmanager, name: am, urls: [http://127.0.0.1:9093, http://127.0.0.1:9094] }
+  routes:
+    - { monitors: [primary], severities: [critical], receivers: [pager, am, sink], repeatInterval: 1h }
+  delivery: { maxAttempts: 10, maxAge: 30m }
+`,
+      'watchdog.yaml',
+      {},
+    );
+    expect(config.alerts.receivers.map((r) => r.name)).toEqual(['pager', 'am']);
+    expect(config.alerts.routes[0]).toMatchObject({ receivers: ['pager', 'am', 'sink'], repeatInterval: 3_600_000, sendResolved: true });
+    expect(config.alerts.delivery).toMatchObject({ maxAttempts: 10, maxAge: 1_800_000 });
+  });
+
+  it('rejects a receiver name used twice and a route to an unknown receiver, naming the path', () => {
+    const found = problems({
+      alerts: {
+        webhooks: [{ name: 'ops', url: 'http://127.0.0.1:8099/alerts', secret }],
+        receivers: [{ type: 'slack', name: 'ops', url: 'https://hooks.slack.com/services/T0/B0/abc' }],
+        routes: [{ receivers: ['pagr'] }],
+      },
+    }).join('\n');
+    expect(found).toContain('alerts: receiver name "ops" is used twice');
+    expect(found).toContain('routes[0] names receiver "pagr", which is not configured');
   });
 
   it('names the missing environment variable of the voter secret', () => {
     expect(() => parseConfigText(WatchdogConfig, 'voter: { secret: "${VIGIL_VOTER_SECRET}" }', 'watchdog.yaml', {})).toThrow(
       /voter\.secret: environment variable VIGIL_VOTER_SECRET is not set/,
     );
+  });
+
+  it('accepts an rto the worst case fits in, and decodes control targets, windows, api and heartbeat', () => {
+    const config = parseConfigValue(
+      WatchdogConfig,
+      {
+        activation: { budget: '2s' },
+        controlTargets: [{ name: 'activation', url: 'http://127.0.0.1:8083/livez' }],
+        maintenance: [{ name: 'sunday', cron: '0 2 * * 0', duration: '1h', timezone: 'Europe/Paris', monitors: ['primary'] }],
+        api: { token: 'a-long-enough-token' },
+        heartbeat: { url: 'https://hc.example/ping/abc' },
+        monitors: [{ ...monitor, timeout: '1s', rto: '9s', warningThreshold: 2 }],
+      },
+      'test',
+      {},
+    );
+    expect(config.controlTargets).toEqual([{ name: 'activation', url: 'http://127.0.0.1:8083/livez', timeout: 1000 }]);
+    expect(config.maintenance[0]).toMatchObject({ duration: 3_600_000, timezone: 'Europe/Paris' });
+    expect(config.heartbeat).toEqual({ url: 'https://hc.example/ping/abc', timeout: 5000, minInterval: 10_000 });
+    expect(config.monitors[0]).toMatchObject({ rto: 9000, warningThreshold: 2 });
+  });
+
+  it('computes the worst-case detection of a cron schedule from its longest gap', () => {
+    expect(detectionBudget({ cron: '*/5 * * * * *', timeout: 1000, failureThreshold: 3 }).worstCaseMs).toBe(5000 * 2 + 1000 + 5000);
+    expect(detectionBudget({ interval: 2000, timeout: 1000, failureThreshold: 3 }, 500).worstCaseMs).toBe(7500);
   });
 });

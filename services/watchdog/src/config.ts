@@ -1,5 +1,5 @@
-import { WebhookConfig } from '@vigil/alerting';
-import { Duration, HttpUrl, Type, WebhookSecret, parseDuration, type StaticDecode } from '@vigil/core';
+import { AlertingConfigObject, alertingConfigProblems, WebhookConfig } from '@vigil/alerting';
+import { Duration, HttpUrl, Type, WebhookSecret, formatDuration, parseDuration, type StaticDecode } from '@vigil/core';
 import cron from 'node-cron';
 
 /**
@@ -15,6 +15,21 @@ const CronExpression = Type.Refine(
   () => 'expected a cron expression such as "*/2 * * * * *" (seconds first when there are six fields)',
 );
 
+const Timezone = Type.Refine(
+  Type.String({ description: 'IANA time zone such as "Europe/Paris"; default UTC' }),
+  (zone) => isTimezone(zone),
+  () => 'expected an IANA time zone such as "Europe/Paris"',
+);
+
+function isTimezone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const RawMonitor = Type.Object(
   {
     name: Type.String({
@@ -26,9 +41,14 @@ const RawMonitor = Type.Object(
     url: HttpUrl({ description: 'the health endpoint probed' }),
     interval: Type.Optional(Duration({ description: 'probe every …; give this or `cron`' })),
     cron: Type.Optional(CronExpression),
+    timezone: Type.Optional(Timezone),
     timeout: Duration({ default: '1s', description: 'limit for one probe, connect through body' }),
     failureThreshold: Type.Integer({ minimum: 1, maximum: 100, default: 3 }),
     successThreshold: Type.Integer({ minimum: 1, maximum: 100, default: 2 }),
+    warningThreshold: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 99, description: 'consecutive failures that send an early warning; below failureThreshold' }),
+    ),
+    rto: Type.Optional(Duration({ description: 'recovery-time objective: worst-case detection plus the activation budget must fit in it' })),
     activate: Type.Optional(
       Type.Object(
         { target: Type.String({ minLength: 1, maxLength: 200, description: 'activation target to fail over when this monitor is down' }) },
@@ -39,11 +59,14 @@ const RawMonitor = Type.Object(
   { additionalProperties: false },
 );
 
-type RawMonitor = { interval?: string; cron?: string; timeout?: string };
+type RawMonitor = { interval?: string; cron?: string; timeout?: string; failureThreshold?: number; warningThreshold?: number };
 
 /** Empty when the monitor's schedule is well formed; otherwise why not. */
 function scheduleProblem(m: RawMonitor): string | undefined {
   if ((m.interval === undefined) === (m.cron === undefined)) return 'give exactly one of `interval` or `cron`';
+  if (m.warningThreshold !== undefined && m.warningThreshold >= (m.failureThreshold ?? 3)) {
+    return `\`warningThreshold\` (${m.warningThreshold}) must be below \`failureThreshold\` (${m.failureThreshold ?? 3})`;
+  }
   if (m.interval === undefined || m.timeout === undefined) return undefined;
   const interval = parseDuration(m.interval);
   const timeout = parseDuration(m.timeout);
@@ -70,6 +93,35 @@ const Monitors = Type.Refine(
   (monitors) => `monitor names must be unique; repeated: ${repeatedNames(monitors).join(', ')}`,
 );
 
+const ControlTarget = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', maxLength: 100, 'x-expected': 'a name of letters, digits, ".", "_" and "-"' }),
+    url: HttpUrl({ description: 'any HTTP answer (whatever its status) counts as reachable' }),
+    timeout: Duration({ default: '1s' }),
+  },
+  { additionalProperties: false },
+);
+
+const MaintenanceWindow = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100 }),
+    cron: CronExpression,
+    duration: Duration({ description: 'how long each window lasts from its cron start' }),
+    timezone: Type.Optional(Timezone),
+    monitors: Type.Optional(Type.Array(Type.String(), { description: 'monitors in maintenance; all when absent' })),
+  },
+  { additionalProperties: false },
+);
+
+interface RawAlerts {
+  webhooks?: readonly { name?: unknown }[];
+  receivers?: readonly { name?: unknown }[];
+  routes?: readonly { receivers?: readonly unknown[] }[];
+}
+
+/** `alerts.webhooks` are receivers too: names unique across both lists, and routes may name them. */
+const alertsProblems = (a: RawAlerts) => alertingConfigProblems({ receivers: [...(a.webhooks ?? []), ...(a.receivers ?? [])], routes: a.routes ?? [] });
+
 const Root = Type.Object(
   {
     server: Type.Object(
@@ -94,15 +146,43 @@ const Root = Type.Object(
         url: HttpUrl({ default: 'http://127.0.0.1:8083', description: 'base URL of the activation service' }),
         timeout: Duration({ default: '5s', description: 'limit for one attempt' }),
         retries: Type.Integer({ minimum: 0, maximum: 20, default: 5, description: 'attempts after the first' }),
+        budget: Type.Optional(Duration({ description: 'time the activation takes once asked; counts against each monitor\'s rto' })),
       },
       { default: {}, additionalProperties: false },
     ),
-    alerts: Type.Object(
-      {
-        // The alerting package's webhook receiver; `type` is implied by the list it is in.
-        webhooks: Type.Array(Type.Omit(WebhookConfig, ['type'], { additionalProperties: false }), { default: [] }),
-      },
-      { default: {}, additionalProperties: false },
+    alerts: Type.Refine(
+      Type.Object(
+        {
+          // The alerting package's webhook receiver; `type` is implied by the list it is in.
+          webhooks: Type.Array(Type.Omit(WebhookConfig, ['type'], { additionalProperties: false }), { default: [] }),
+          // Receivers of every channel, routes and delivery limits (the alerting package's AlertingConfig).
+          ...AlertingConfigObject.properties,
+        },
+        { default: {}, additionalProperties: false },
+      ),
+      (a) => alertsProblems(a).length === 0,
+      (a) => alertsProblems(a).join('; '),
+    ),
+    controlTargets: Type.Array(ControlTarget, {
+      default: [],
+      description: 'checked when a probe fails; when a majority cannot be reached the result is inconclusive',
+    }),
+    maintenance: Type.Array(MaintenanceWindow, { default: [] }),
+    api: Type.Optional(
+      Type.Object(
+        { token: Type.String({ minLength: 16, description: 'bearer token for pause/resume; write ${ENV_VAR} to keep it out of the file' }) },
+        { additionalProperties: false },
+      ),
+    ),
+    heartbeat: Type.Optional(
+      Type.Object(
+        {
+          url: HttpUrl({ description: "dead man's switch pinged (GET) after completed probe cycles" }),
+          timeout: Duration({ default: '5s' }),
+          minInterval: Duration({ default: '10s', description: 'at most one ping per this period' }),
+        },
+        { additionalProperties: false },
+      ),
     ),
     monitors: Monitors,
   },
@@ -112,10 +192,84 @@ const Root = Type.Object(
 const activatingWithoutVoter = (c: { voter?: unknown; monitors?: readonly { name?: unknown; activate?: unknown }[] }) =>
   c.voter === undefined ? (c.monitors ?? []).filter((m) => m.activate !== undefined).map((m) => String(m.name)) : [];
 
-export const WatchdogConfig = Type.Refine(
+/** How long, at worst, from the target failing to the activation being done; the parts name the knobs. */
+export interface DetectionBudget {
+  granularityMs: number;
+  intervalMs: number;
+  worstCaseMs: number;
+  text: string;
+}
+
+/**
+ * Worst case: the target fails just after a passing probe (one schedule step), then failureThreshold
+ * failed probes, the last one taking its whole timeout, then the activation. A cron schedule's step
+ * is the longest gap between its next runs.
+ */
+export function detectionBudget(
+  m: { interval?: number | undefined; cron?: string | undefined; timezone?: string | undefined; timeout: number; failureThreshold: number },
+  activationBudgetMs = 0,
+): DetectionBudget {
+  const intervalMs = m.interval ?? longestCronGap(m.cron ?? '* * * * * *', m.timezone);
+  const granularityMs = intervalMs;
+  const worstCaseMs = intervalMs * (m.failureThreshold - 1) + m.timeout + granularityMs + activationBudgetMs;
+  const schedule = m.interval !== undefined ? 'interval' : 'longest cron gap';
+  const text =
+    `${schedule} ${formatDuration(intervalMs)} × (failureThreshold ${m.failureThreshold} − 1) + timeout ${formatDuration(m.timeout)}` +
+    ` + schedule granularity ${formatDuration(granularityMs)} + activation budget ${formatDuration(activationBudgetMs)} = ${formatDuration(worstCaseMs)}`;
+  return { granularityMs, intervalMs, worstCaseMs, text };
+}
+
+function longestCronGap(expression: string, timezone?: string): number {
+  const task = cron.createTask(expression, () => undefined, timezone ? { timezone } : {});
+  try {
+    const runs = task.getNextRuns(60).map((d) => d.getTime());
+    let gap = 1000;
+    for (let i = 1; i < runs.length; i++) gap = Math.max(gap, runs[i]! - runs[i - 1]!);
+    return gap;
+  } finally {
+    void task.destroy();
+  }
+}
+
+type Decodedish = { activation?: { budget?: unknown }; monitors?: readonly Record<string, unknown>[] };
+
+/** Monitors whose worst-case detection plus activation exceeds their rto, each with the numbers to change. */
+function rtoProblems(c: Decodedish): string[] {
+  const budget = typeof c.activation?.budget === 'string' ? (parseDuration(c.activation.budget) ?? 0) : 0;
+  return (c.monitors ?? []).flatMap((m) => {
+    const ms = (v: unknown) => (typeof v === 'string' ? parseDuration(v) : undefined);
+    const rto = ms(m.rto);
+    const timeout = ms(m.timeout ?? '1s');
+    const interval = ms(m.interval);
+    if (rto === undefined || timeout === undefined || (interval === undefined && typeof m.cron !== 'string')) return [];
+    const d = detectionBudget(
+      {
+        interval,
+        cron: typeof m.cron === 'string' ? m.cron : undefined,
+        timezone: typeof m.timezone === 'string' ? m.timezone : undefined,
+        timeout,
+        failureThreshold: typeof m.failureThreshold === 'number' ? m.failureThreshold : 3,
+      },
+      budget,
+    );
+    if (d.worstCaseMs <= rto) return [];
+    return [
+      `monitor ${String(m.name)}: worst-case detection and activation ${d.text} exceeds rto ${formatDuration(rto)}; ` +
+        'shorten interval or timeout, lower failureThreshold or activation.budget, or raise rto',
+    ];
+  });
+}
+
+const WithVoter = Type.Refine(
   Root,
   (c) => activatingWithoutVoter(c).length === 0,
   (c) => `\`voter\` (id and secret) is required to sign activation requests; monitors that activate: ${activatingWithoutVoter(c).join(', ')}`,
+);
+
+export const WatchdogConfig = Type.Refine(
+  WithVoter,
+  (c) => rtoProblems(c as Decodedish).length === 0,
+  (c) => rtoProblems(c as Decodedish).join('; '),
 );
 export type WatchdogConfig = StaticDecode<typeof WatchdogConfig>;
 export type MonitorConfig = WatchdogConfig['monitors'][number];

@@ -7,3 +7,7 @@ export { Monitor, type Notify, type RequestActivation } from './monitor.js';
 export { httpProbe, type Probe, type ProbeResult, type ProbeTarget } from './probe.js';
 export { MonitorList, MonitorView } from './routes/monitors.js';
 export { Scheduler, type Schedule } from './scheduler.js';
+export { detectionBudget, type DetectionBudget } from './config.js';
+export { ControlTargets, type ControlTarget } from './control.js';
+export { Maintenance, type MaintenanceWindowConfig } from './maintenance.js';
+export { stableOffset } from './scheduler.js';

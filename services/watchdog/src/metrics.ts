@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { ACTIVATION_OUTCOMES, type ActivationOutcome } from './activation-client.js';
 import { MONITOR_STATUSES, type MonitorState } from './decision.js';
-import type { ProbeResult } from './probe.js';
+import { HTTP_PHASES, type ProbeResult } from './probe.js';
 
 const PROBE_RESULTS = ['pass', 'warn', 'fail'] as const;
 
@@ -15,7 +15,9 @@ export class WatchdogMetrics {
   private readonly activations: Counter<'monitor' | 'outcome'>;
   private readonly lastCycle: Gauge;
   private readonly skippedTicks: Counter<'monitor'>;
-  private readonly lag: Histogram<'monitor'>;
+  private readonly lag: Histogram;
+  private readonly phaseDuration: Gauge<'monitor' | 'phase'>;
+  private readonly certExpiry: Gauge<'monitor'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -45,11 +47,20 @@ export class WatchdogMetrics {
     });
     this.lag = new Histogram({
       name: 'vigil_scheduler_lag_seconds',
-      help: 'How late probes start compared with their scheduled time.',
-      labelNames: ['monitor'],
-      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      // One histogram for the process: lag is the event loop's, and per-monitor buckets would cost
+      // a dozen series per monitor.
+      help: 'How late probes start compared with their scheduled time, over all monitors.',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
+    // blackbox_exporter's names and phase labels, set when the HTTP check measures them.
+    this.phaseDuration = new Gauge({
+      name: 'probe_http_duration_seconds',
+      help: 'Duration of the last HTTP probe by phase (resolve, connect, tls, processing, transfer).',
+      labelNames: ['monitor', 'phase'],
+      registers,
+    });
+    this.certExpiry = new Gauge({ name: 'probe_ssl_earliest_cert_expiry', help: 'Earliest expiry of the certificates the last probe saw, unix seconds.', labelNames: ['monitor'], registers });
   }
 
   /** Starts every series of a monitor at zero so that rate() and alerts see the first event. */
@@ -65,6 +76,12 @@ export class WatchdogMetrics {
     this.probeDuration.set({ monitor }, result.durationMs / 1000);
     this.probes.inc({ monitor, result: result.status });
     this.lastCycle.set(finishedAtMs / 1000);
+    const { phases, tlsEarliestCertExpiry } = result;
+    if (phases) {
+      const byPhase = [phases.dns, phases.connect, phases.tls, phases.firstByte, phases.transfer];
+      HTTP_PHASES.forEach((phase, i) => this.phaseDuration.set({ monitor, phase }, (byPhase[i] ?? 0) / 1000));
+    }
+    if (tlsEarliestCertExpiry !== undefined) this.certExpiry.set({ monitor }, tlsEarliestCertExpiry);
   }
 
   observeState(monitor: string, state: MonitorState): void {
@@ -80,7 +97,7 @@ export class WatchdogMetrics {
     this.skippedTicks.inc({ monitor });
   }
 
-  observeLag(monitor: string, lagMs: number): void {
-    this.lag.observe({ monitor }, lagMs / 1000);
+  observeLag(lagMs: number): void {
+    this.lag.observe(lagMs / 1000);
   }
 }

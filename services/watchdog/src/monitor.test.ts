@@ -123,9 +123,70 @@ describe('Monitor', () => {
       results: [FAIL, FAIL],
       notify: () => Promise.reject(new Error('boom')),
       requestActivation: () => Promise.reject(new Error('boom')),
+      activationRetryPauseMs: 1,
     });
-    await expect(cycles(monitor, 2)).resolves.toBeUndefined();
+    for (let i = 0; i < 2; i++) await expect(monitor.cycle()).resolves.toBeUndefined();
     expect(monitor.current.status).toBe('down');
+    // A client that keeps throwing is asked again until the incident ends or the watchdog stops.
+    monitor.stop();
+    await expect(monitor.settle()).resolves.toBeUndefined();
+  });
+
+  it('asks again while the incident lasts when the activation service cannot be reached', async () => {
+    const outcomes: ActivationResult['outcome'][] = ['failed', 'failed', 'accepted'];
+    const requests: ActivationRequest[] = [];
+    const { monitor } = setup({
+      results: [FAIL, FAIL, FAIL],
+      activationRetryPauseMs: 1,
+      requestActivation: (request) => {
+        requests.push(request);
+        return Promise.resolve({ outcome: outcomes.shift() ?? 'accepted', attempts: 6 });
+      },
+    });
+    await cycles(monitor, 3);
+    expect(requests).toHaveLength(3);
+    expect(new Set(requests.map((r) => r.incident.id)).size).toBe(1);
+  });
+
+  it('stops asking once the incident is over', async () => {
+    let calls = 0;
+    let release!: () => void;
+    const { monitor } = setup({
+      results: [FAIL, FAIL, FAIL, PASS, PASS],
+      activationRetryPauseMs: 1,
+      requestActivation: async () => {
+        calls += 1;
+        if (calls === 1) await new Promise<void>((ok) => (release = ok));
+        return { outcome: 'failed', attempts: 6 };
+      },
+    });
+    for (let i = 0; i < 3; i++) await monitor.cycle();
+    for (let i = 0; i < 2; i++) await monitor.cycle(); // recovered while the first round was under way
+    release();
+    await monitor.settle();
+    expect(monitor.current.incident).toBeUndefined();
+    expect(calls).toBe(1);
+  });
+
+  it('resumes an unanswered activation request after a restart, while still down', async () => {
+    const first = setup({ results: [FAIL, FAIL, FAIL], requestActivation: () => Promise.resolve({ outcome: 'cancelled', attempts: 1 }) });
+    await cycles(first.monitor, 3);
+    expect(first.monitor.current.incident).toMatchObject({ activationRequested: true });
+    expect(first.monitor.current.incident?.activationAnswered).toBeUndefined();
+    const restarted = setup({ state: first.monitor.current });
+    restarted.monitor.resumePendingActivation();
+    await restarted.monitor.settle();
+    expect(restarted.activations).toHaveLength(1);
+    expect(restarted.monitor.current.incident?.activationAnswered).toBe(true);
+    // Answered now: a further restart does not ask again.
+    const again = setup({ state: restarted.monitor.current });
+    again.monitor.resumePendingActivation();
+    await again.monitor.settle();
+    expect(again.activations).toHaveLength(0);
+    const recovered = setup({ state: { ...first.monitor.current, status: 'up' } });
+    recovered.monitor.resumePendingActivation();
+    await recovered.monitor.settle();
+    expect(recovered.activations).toHaveLength(0);
   });
 
   it('does not count a probe cut short by shutdown', async () => {
@@ -145,11 +206,65 @@ describe('Monitor', () => {
   it('writes its state when a decision could depend on it, not on every probe of a steady monitor', async () => {
     const { monitor, saved } = setup({ results: [PASS, PASS, PASS, PASS, FAIL, FAIL, FAIL, FAIL, FAIL] });
     await cycles(monitor, 9);
-    // up (1 success), then failures 1 and 2 (down); the 3rd to 5th failures change nothing a restart needs
-    expect(saved.map((s) => [s.status, s.consecutiveFailures, s.consecutiveSuccesses])).toEqual([
-      ['up', 0, 1],
-      ['degraded', 1, 0],
-      ['down', 2, 0],
+    // up (1 success), failures 1 and 2 (down), the activation service's answer; the 3rd to 5th
+    // failures change nothing a restart needs
+    expect(saved.map((s) => [s.status, s.consecutiveFailures, s.consecutiveSuccesses, s.incident?.activationAnswered])).toEqual([
+      ['up', 0, 1, undefined],
+      ['degraded', 1, 0, undefined],
+      ['down', 2, 0, undefined],
+      ['down', 2, 0, true],
     ]);
+  });
+
+  it('turns failed probes into inconclusive results when the control targets are out of reach: an isolation alert, no activation', async () => {
+    let reachable = false;
+    const { monitor, alerts, activations } = setup({ results: [FAIL, FAIL, FAIL, FAIL], reachesControlTargets: () => Promise.resolve(reachable) });
+    await cycles(monitor, 3);
+    expect(monitor.current).toMatchObject({ status: 'inconclusive', consecutiveFailures: 0 });
+    expect(activations).toEqual([]);
+    expect(alerts.map((a) => [a.status, a.labels.alertname, a.severity])).toEqual([['firing', 'WatchdogIsolated', 'critical']]);
+    expect(alerts[0]!.summary).toContain('watchdog isolated');
+
+    reachable = true;
+    await cycles(monitor, 1);
+    expect(alerts.map((a) => a.status)).toEqual(['firing', 'resolved']);
+    expect(alerts[1]!.dedupKey).toBe(alerts[0]!.dedupKey);
+    expect(monitor.current).toMatchObject({ status: 'degraded', consecutiveFailures: 1 });
+  });
+
+  it('asks about the control targets only after a failed probe', async () => {
+    let asked = 0;
+    const { monitor } = setup({ results: [PASS, PASS, FAIL], reachesControlTargets: () => Promise.resolve(++asked > 0) });
+    await cycles(monitor, 3);
+    expect(asked).toBe(1);
+  });
+
+  it('sends nothing during maintenance, and counts again after it', async () => {
+    let maintenance = true;
+    const { monitor, alerts, activations } = setup({ results: [FAIL, FAIL, FAIL, FAIL, FAIL], inMaintenance: () => maintenance });
+    await cycles(monitor, 3);
+    expect(monitor.current.status).toBe('maintenance');
+    expect([alerts, activations]).toEqual([[], []]);
+    maintenance = false;
+    await cycles(monitor, 2);
+    expect(monitor.current.status).toBe('down');
+    expect(activations).toHaveLength(1);
+  });
+
+  it('sends an early warning with severity warning, resolved when the failures stop', async () => {
+    const warned = { ...monitorConfig, failureThreshold: 3, warningThreshold: 1 };
+    const { monitor, alerts } = setup({ config: warned, results: [FAIL, PASS] });
+    await cycles(monitor, 2);
+    expect(alerts.map((a) => [a.status, a.severity])).toEqual([
+      ['firing', 'warning'],
+      ['resolved', 'warning'],
+    ]);
+  });
+
+  it('reports every completed cycle (the heartbeat)', async () => {
+    const beats: number[] = [];
+    const { monitor } = setup({ onCycle: (at) => beats.push(at) });
+    await cycles(monitor, 3);
+    expect(beats).toHaveLength(3);
   });
 });

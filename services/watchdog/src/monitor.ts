@@ -4,7 +4,7 @@ import { formatDuration, type ActivationRequest, type Logger, type ProbeEvidence
 import type { ActivationResult } from './activation-client.js';
 import { alertFor } from './alerts.js';
 import type { MonitorConfig } from './config.js';
-import { next, type DecisionEvent, type MonitorState, type Policy } from './decision.js';
+import { next, type DecisionEvent, type MonitorState, type Policy, type Verdict } from './decision.js';
 import type { WatchdogMetrics } from './metrics.js';
 import type { Probe, ProbeResult } from './probe.js';
 
@@ -12,6 +12,25 @@ import type { Probe, ProbeResult } from './probe.js';
 export type Notify = (alert: Alert) => Promise<void>;
 /** Sends one activation request (retries included). Should not throw (guarded anyway). */
 export type RequestActivation = (request: ActivationRequest) => Promise<ActivationResult>;
+
+/** Pause between rounds of activation requests while the activation service cannot be reached. */
+const ACTIVATION_RETRY_PAUSE_MS = 5_000;
+
+/** Waits, unless aborted first; true when the full pause elapsed. */
+function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
 
 /** Probe results kept as evidence for an activation request. */
 const EVIDENCE_SIZE = 10;
@@ -27,11 +46,19 @@ export interface MonitorDeps {
   /** Present when the monitor activates (config.activate) and a voter is configured. */
   requestActivation?: RequestActivation;
   voterId?: string;
-  /** Persists the monitor's state; resolves once durable. */
-  saveState: (name: string, state: MonitorState) => Promise<void>;
+  /** Persists the monitor's state; resolves once durable. `urgent`: an effect waits for it. */
+  saveState: (name: string, state: MonitorState, urgent: boolean) => Promise<void>;
   metrics: WatchdogMetrics;
   logger: Logger;
   now: () => number;
+  /** Whether the monitor is in a maintenance window or paused at `now`. */
+  inMaintenance?: (now: number) => boolean;
+  /** Whether the watchdog can reach a majority of its control targets; asked only after a failed probe. */
+  reachesControlTargets?: () => Promise<boolean>;
+  /** Called after every completed cycle (the dead man's switch). */
+  onCycle?: (now: number) => void;
+  /** Pause between rounds of activation requests when the service is unreachable (default 5s). */
+  activationRetryPauseMs?: number;
 }
 
 export interface LastResult {
@@ -65,6 +92,7 @@ export class Monitor {
       monitor: config.name,
       failureThreshold: config.failureThreshold,
       successThreshold: config.successThreshold,
+      ...(config.warningThreshold !== undefined && { warningThreshold: config.warningThreshold }),
       activate: config.activate !== undefined,
     };
     this.log = deps.logger.child({ monitor: config.name });
@@ -84,12 +112,14 @@ export class Monitor {
     const result = await this.probeOnce();
     // A probe cut short by shutdown says nothing about the target.
     if (this.stopping.signal.aborted) return;
+    const verdict = await this.verdictOf(result);
+    if (this.stopping.signal.aborted) return;
     const now = this.deps.now();
     this.remember(result, now);
     this.deps.metrics.observeProbe(this.name, result, now);
 
     const before = this.state;
-    const { state, events } = next(before, { ok: result.status !== 'fail' }, this.policy, now);
+    const { state, events } = next(before, verdict, this.policy, now);
     this.state = state;
     this.deps.metrics.observeState(this.name, state);
     if (state.status !== before.status) {
@@ -99,9 +129,23 @@ export class Monitor {
       // Counting towards the threshold: the operator's early view of an incident forming.
       this.log.warn({ failures: `${state.consecutiveFailures}/${this.policy.failureThreshold}`, output: result.output }, 'probe failed');
     }
-    // Durable before any effect: after a crash we may miss sending once, but never send twice.
-    if (!isDeepStrictEqual(this.restartView(state), this.restartView(before))) await this.persist(state);
+    if (!isDeepStrictEqual(this.restartView(state), this.restartView(before))) {
+      // Durable before any effect: after a crash we may miss sending once, but never send twice.
+      // Without effects nothing waits for the write, which can then share a later snapshot.
+      const durable = this.persist(state, events.length > 0);
+      if (events.length > 0) await durable;
+      else this.track(durable);
+    }
     for (const event of events) this.dispatch(event);
+    this.deps.onCycle?.(now);
+  }
+
+  /** A failed probe counts only when the watchdog can still reach most of its control targets. */
+  private async verdictOf(result: ProbeResult): Promise<Verdict> {
+    if (this.deps.inMaintenance?.(this.deps.now())) return 'maintenance';
+    if (result.status !== 'fail') return 'pass';
+    if (this.deps.reachesControlTargets && !(await this.deps.reachesControlTargets())) return 'inconclusive';
+    return 'fail';
   }
 
   /** Aborts a probe in progress and runs no more; effects already under way continue (see settle). */
@@ -118,7 +162,10 @@ export class Monitor {
     const { url, timeout } = this.deps.config;
     const started = this.deps.now();
     const controller = new AbortController();
-    const signal = AbortSignal.any([controller.signal, this.stopping.signal]);
+    // A listener rather than AbortSignal.any: signals derived from a long-lived one accumulate in it.
+    const stop = () => controller.abort(this.stopping.signal.reason);
+    this.stopping.signal.addEventListener('abort', stop, { once: true });
+    const { signal } = controller;
     let timer: NodeJS.Timeout | undefined;
     // The probe owns its timeout; this deadline only keeps a probe that ignores it from stalling the monitor.
     const deadline = new Promise<ProbeResult>((resolve) => {
@@ -133,6 +180,7 @@ export class Monitor {
       return { status: 'fail', durationMs: this.deps.now() - started, output: `probe failed unexpectedly: ${String(err)}` };
     } finally {
       clearTimeout(timer);
+      this.stopping.signal.removeEventListener('abort', stop);
     }
   }
 
@@ -143,20 +191,21 @@ export class Monitor {
   }
 
   /**
-   * What a restart needs of a state. A counter past its threshold cannot change a decision, so a
-   * monitor steadily up (or down) writes nothing rather than one file sync per probe.
+   * What a restart needs of a state. A counter past its threshold cannot change a decision, and
+   * successes only count while an incident is open (without one, one success is up), so a monitor
+   * steadily up (or down) writes nothing rather than one file sync per probe.
    */
   private restartView(state: MonitorState): MonitorState {
     return {
       ...state,
       consecutiveFailures: Math.min(state.consecutiveFailures, this.policy.failureThreshold),
-      consecutiveSuccesses: Math.min(state.consecutiveSuccesses, this.policy.successThreshold),
+      consecutiveSuccesses: state.incident ? Math.min(state.consecutiveSuccesses, this.policy.successThreshold) : 0,
     };
   }
 
-  private async persist(state: MonitorState): Promise<void> {
+  private async persist(state: MonitorState, urgent: boolean): Promise<void> {
     try {
-      await this.deps.saveState(this.name, state);
+      await this.deps.saveState(this.name, state, urgent);
     } catch (err) {
       // Alerting matters more than restart-proof dedup: go on, but say so loudly.
       this.log.error({ err }, 'cannot persist monitor state; a restart may repeat its alerts');
@@ -165,18 +214,17 @@ export class Monitor {
 
   private dispatch(event: DecisionEvent): void {
     switch (event.type) {
-      case 'alert-firing':
-      case 'alert-resolved': {
+      case 'activate':
+        this.track(this.activate(event));
+        break;
+      default: {
         const alert = alertFor(event, this.deps.config, this.lastResult?.output);
         const level = alert.status === 'firing' ? 'warn' : 'info';
-        this.log[level]({ alertId: alert.id, incidentId: event.incident.id }, `alert ${alert.status}`);
+        this.log[level]({ alertId: alert.id, dedupKey: alert.dedupKey, severity: alert.severity }, `alert ${alert.status}: ${alert.summary}`);
         this.alertQueue = this.alertQueue.then(() => this.notify(alert));
         this.track(this.alertQueue);
         break;
       }
-      case 'activate':
-        this.track(this.activate(event));
-        break;
     }
   }
 
@@ -207,12 +255,41 @@ export class Monitor {
       },
     };
     this.log.warn({ target: request.target, incidentId: event.incident.id }, 'requesting activation');
-    try {
-      const result = await requestActivation(request);
-      this.deps.metrics.observeActivation(this.name, result.outcome);
-    } catch (err) {
-      this.deps.metrics.observeActivation(this.name, 'failed');
-      this.log.error({ err, incidentId: event.incident.id }, 'activation request failed unexpectedly');
+    // A missed failover breaks the RTO: while this incident lasts, an unreachable activation service
+    // is asked again. Repeating is safe: the request's id derives from the incident (idempotent).
+    for (let round = 1; ; round++) {
+      let outcome: ActivationResult['outcome'];
+      try {
+        outcome = (await requestActivation(request)).outcome;
+      } catch (err) {
+        outcome = 'failed';
+        this.log.error({ err, incidentId: event.incident.id }, 'activation request failed unexpectedly');
+      }
+      this.deps.metrics.observeActivation(this.name, outcome);
+      // Cancelled means shutting down: left unanswered, so a restart asks again.
+      if (outcome === 'cancelled' || this.state.incident?.id !== event.incident.id) return;
+      if (outcome !== 'failed') {
+        // Answered: a restart must not ask again (it would be harmless, but it is not needed).
+        this.state = { ...this.state, incident: { ...this.state.incident, activationAnswered: true } };
+        await this.persist(this.state, true);
+        return;
+      }
+      if (this.stopping.signal.aborted) return;
+      const pauseMs = this.deps.activationRetryPauseMs ?? ACTIVATION_RETRY_PAUSE_MS;
+      this.log.error({ incidentId: event.incident.id, round, retryInMs: pauseMs }, 'activation service not reached; asking again while the incident lasts');
+      if (!(await pause(pauseMs, this.stopping.signal))) return;
+    }
+  }
+
+  /**
+   * After a restart the state may say an activation was requested that was never answered (a
+   * crash between saving and sending, or while retrying): ask again while still down.
+   */
+  resumePendingActivation(): void {
+    const { incident, status, consecutiveFailures } = this.state;
+    if (status === 'down' && incident?.activationRequested && !incident.activationAnswered && this.deps.requestActivation) {
+      this.log.warn({ incidentId: incident.id }, 'resuming the activation request of an open incident');
+      this.dispatch({ type: 'activate', incident, consecutiveFailures });
     }
   }
 

@@ -1,8 +1,17 @@
 import { createHttpCheck, runCheck, type CheckResult } from '@vigil/checks';
 import type { Dispatcher } from 'undici';
 
-/** What one probe found: an HTTP probe is an HTTP check. */
-export type ProbeResult = CheckResult;
+/** HTTP timing phases, as blackbox_exporter names them in probe_http_duration_seconds{phase}. */
+export const HTTP_PHASES = ['resolve', 'connect', 'tls', 'processing', 'transfer'] as const;
+
+/**
+ * What one probe found: an HTTP probe is an HTTP check. Timing by phase (ms) and the earliest
+ * certificate expiry (unix seconds) are reported by HTTP checks that measure them.
+ */
+export type ProbeResult = CheckResult & {
+  phases?: { dns?: number; connect?: number; tls?: number; firstByte?: number; transfer?: number };
+  tlsEarliestCertExpiry?: number;
+};
 
 export interface ProbeTarget {
   url: string;

@@ -1,8 +1,23 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from '@vigil/core';
 
-/** When a monitor runs: every `everyMs`, or on a node-cron expression (with seconds). */
-export type Schedule = { everyMs: number } | { cron: string };
+/** First runs of monitors with an offset are spread over at most this long after start. */
+const START_SPREAD_MS = 5_000;
+
+/**
+ * When a monitor runs: every `everyMs`, or on a node-cron expression (with seconds, in `timezone`).
+ * With `offsetMs`, interval slots sit on the wall-clock grid `k × everyMs + offsetMs`: different
+ * offsets spread many monitors over the interval, and the same offset keeps a monitor's slots where
+ * they were across restarts.
+ */
+export type Schedule = { everyMs: number; offsetMs?: number } | { cron: string; timezone?: string };
+
+/** A stable offset in [0, everyMs) for a monitor name (FNV-1a), so that monitors do not all probe at once. */
+export function stableOffset(name: string, everyMs: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) hash = Math.imul(hash ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  return hash % Math.max(1, Math.floor(everyMs));
+}
 
 export interface SchedulerOptions {
   schedule: Schedule;
@@ -39,11 +54,21 @@ export class Scheduler {
   }
 
   start(): void {
+    const { schedule } = this.options;
+    // With an offset, the first run is spread over the first seconds too: thousands of monitors
+    // starting together would otherwise queue behind each other and time out.
+    const delay = 'everyMs' in schedule && schedule.offsetMs !== undefined ? schedule.offsetMs % Math.min(schedule.everyMs, START_SPREAD_MS) : 0;
+    if (delay === 0) this.begin();
+    else this.timer = setTimeout(() => this.begin(), delay);
+  }
+
+  private begin(): void {
+    if (this.stopped) return;
     const first = this.now();
     this.tick(first);
     const { schedule } = this.options;
-    if ('everyMs' in schedule) this.armInterval(first + schedule.everyMs, schedule.everyMs);
-    else this.startCron(schedule.cron);
+    if ('everyMs' in schedule) this.armInterval(firstSlot(first, schedule.everyMs, schedule.offsetMs), schedule.everyMs);
+    else this.startCron(schedule.cron, schedule.timezone);
   }
 
   /** Stops ticking and waits for a run in progress to finish. */
@@ -94,10 +119,11 @@ export class Scheduler {
     }, Math.max(0, slot - this.now()));
   }
 
-  private startCron(expression: string): void {
+  private startCron(expression: string, timezone: string | undefined): void {
     this.task = cron.createTask(expression, (context) => this.tick(context.date.getTime()), {
       // Overlap is handled here, where skipped ticks are counted, rather than inside node-cron.
       noOverlap: false,
+      ...(timezone !== undefined && { timezone }),
       ...(this.options.logger && { logger: cronLogger(this.options.logger) }),
     });
     // Slots node-cron could not serve in time (event loop stalled) are skipped ticks too.
@@ -107,6 +133,17 @@ export class Scheduler {
     });
     void this.task.start();
   }
+}
+
+/**
+ * The slot after the run at start: one interval later without an offset; with one, the first grid
+ * slot at least half an interval away (so that it does not find the first run still going).
+ */
+function firstSlot(start: number, everyMs: number, offsetMs: number | undefined): number {
+  if (offsetMs === undefined) return start + everyMs;
+  const from = start + everyMs / 2;
+  const phase = (((from - offsetMs) % everyMs) + everyMs) % everyMs;
+  return phase === 0 ? from : from - phase + everyMs;
 }
 
 /** Routes node-cron's own messages into the service log. */

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -40,5 +40,26 @@ describe('MonitorStateStore', () => {
   it('refuses a file it does not understand, naming it', async () => {
     await writeFile(join(dir, 'monitors.json'), JSON.stringify({ version: 1, monitors: { primary: { status: 'sideways' } } }));
     expect(() => new MonitorStateStore(dir).load(['primary'])).toThrow(/monitors\.json does not hold monitor states/);
+  });
+
+  it('writes changes made together in one snapshot, and an urgent change without waiting for the gap', async () => {
+    const store = new MonitorStateStore(dir, 60_000);
+    store.load([]);
+    const up = (n: number): MonitorState => ({ status: 'up', consecutiveFailures: 0, consecutiveSuccesses: n });
+    await Promise.all(Array.from({ length: 50 }, (_, i) => store.save(`m${i}`, up(1))));
+    expect(Object.keys((JSON.parse(await readFile(join(dir, 'monitors.json'), 'utf8')) as { monitors: object }).monitors)).toHaveLength(50);
+
+    // Within the gap: a plain save waits, an urgent one (an alert depends on it) does not, and takes the plain one along.
+    let plainDone = false;
+    void store.save('m0', up(2)).then(() => (plainDone = true));
+    const started = Date.now();
+    await store.save('primary', down, true);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await Promise.resolve();
+    expect(plainDone).toBe(true);
+    expect([...new MonitorStateStore(dir).load(['primary', 'm0'])]).toEqual([
+      ['primary', down],
+      ['m0', up(2)],
+    ]);
   });
 });

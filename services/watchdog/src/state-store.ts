@@ -16,8 +16,18 @@ type StoredMonitors = Static<typeof StoredMonitors>;
 export class MonitorStateStore {
   private readonly file: JsonFile<StoredMonitors>;
   private readonly states = new Map<string, MonitorState>();
+  /** The write in progress, and the one that will follow it with every change made meanwhile. */
+  private writing: Promise<void> | undefined;
+  private nextWrite: Promise<void> | undefined;
+  private lastWriteAt = Number.NEGATIVE_INFINITY;
+  private urgent = false;
+  private hurry: (() => void) | undefined;
 
-  constructor(dataDir: string) {
+  constructor(
+    dataDir: string,
+    /** Writes that nothing waits for are at least this far apart: thousands of monitors flapping cost one write per period. */
+    private readonly minGapMs = 1_000,
+  ) {
     this.file = new JsonFile(join(dataDir, 'monitors.json'));
   }
 
@@ -34,9 +44,46 @@ export class MonitorStateStore {
     return this.states;
   }
 
-  /** Records one monitor's state and writes the whole snapshot; resolves once it is durable. */
-  save(name: string, state: MonitorState): Promise<void> {
+  /**
+   * Records one monitor's state; resolves once a snapshot holding it is durable. Changes share
+   * snapshots (group commit). An `urgent` save — an alert or activation waits for it — is written
+   * as soon as the write in progress ends; others wait for `minGapMs` after the previous write.
+   */
+  save(name: string, state: MonitorState, urgent = false): Promise<void> {
     this.states.set(name, state);
-    return this.file.save({ version: 1, monitors: Object.fromEntries(this.states) });
+    this.nextWrite ??= this.afterCurrentWrite();
+    if (urgent) {
+      this.urgent = true;
+      this.hurry?.();
+    }
+    return this.nextWrite;
+  }
+
+  /** Writes pending changes now (shutdown). */
+  async flush(): Promise<void> {
+    if (!this.nextWrite) return;
+    this.urgent = true;
+    this.hurry?.();
+    await this.nextWrite;
+  }
+
+  private async afterCurrentWrite(): Promise<void> {
+    await this.writing?.catch(() => undefined);
+    const wait = this.urgent ? 0 : this.lastWriteAt + this.minGapMs - Date.now();
+    if (wait > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        this.hurry = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    this.hurry = undefined;
+    this.urgent = false;
+    this.nextWrite = undefined;
+    this.lastWriteAt = Date.now();
+    this.writing = this.file.save({ version: 1, monitors: Object.fromEntries(this.states) });
+    return this.writing;
   }
 }

@@ -18,6 +18,11 @@ export const MonitorView = Type.Object({
   incident: Type.Union([Incident, Type.Null()]),
   activationTarget: Type.Optional(Type.String()),
   skippedTicks: Type.Integer(),
+  /** in a maintenance window or paused: no alerts, no activation */
+  inMaintenance: Type.Boolean(),
+  paused: Type.Optional(Type.Object({ since: Type.String(), reason: Type.Optional(Type.String()) })),
+  /** since when failed probes have been inconclusive (a majority of control targets unreachable) */
+  isolatedSince: Type.Optional(Type.String()),
 });
 export type MonitorView = Static<typeof MonitorView>;
 
