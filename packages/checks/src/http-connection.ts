@@ -73,7 +73,7 @@ export function timedConnector(timings: ConnectionTimings, tlsOptions: TlsOption
 }
 
 /** The earliest notAfter in the chain the peer presented, in unix seconds. */
-function earliestExpiry(socket: TLSSocket): number | undefined {
+export function earliestExpiry(socket: TLSSocket): number | undefined {
   let earliest: number | undefined;
   const seen = new Set<string>();
   let cert: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);

@@ -11,3 +11,4 @@ export { Thresholds, applyThresholds, thresholdProblems, thresholdStatus } from 
 export { maskSecrets, secretsOf } from './secrets.js';
 export { runCheck } from './runner.js';
 export { abortText, errorText, fail, pass, warn } from './outcome.js';
+export { earliestExpiry } from './http-connection.js';

@@ -1,10 +1,11 @@
 import type { Alert } from '@vigil/alerting';
-import { redactUrl } from '@vigil/core';
 import type { MonitorConfig } from './config.js';
+import type { CertificateEvent } from './certificate.js';
 import type { DecisionEvent } from './decision.js';
+import { probeTarget } from './probe.js';
 
-/** The decision events that become alerts (activation requests go elsewhere). */
-export type AlertEvent = Exclude<DecisionEvent, { type: 'activate' }>;
+/** The events that become alerts (activation requests go elsewhere). */
+export type AlertEvent = Exclude<DecisionEvent, { type: 'activate' }> | CertificateEvent;
 
 const MAX_OUTPUT_IN_SUMMARY = 200;
 
@@ -14,7 +15,9 @@ const MAX_OUTPUT_IN_SUMMARY = 200;
  * resolved differ; the dedup key ties the two together.
  */
 export function alertFor(event: AlertEvent, monitor: MonitorConfig, lastOutput?: string): Alert {
-  const url = redactUrl(monitor.url);
+  // What is probed, as people read it (credentials masked): a URL, host:port, or a name.
+  const target = probeTarget(monitor);
+  const annotation = { target, ...(monitor.kind === 'http' && { url: target }) };
   const labels: Record<string, string> = { monitor: monitor.name };
   // "target" is the activation target (a primary/standby pair), present when the monitor guards one.
   if (monitor.activate) labels.target = monitor.activate.target;
@@ -28,7 +31,7 @@ export function alertFor(event: AlertEvent, monitor: MonitorConfig, lastOutput?:
     summary,
     startsAt,
     labels: { ...labels, ...extra },
-    annotations: { summary, url },
+    annotations: { summary, ...annotation },
   });
   const resolved = (alert: Alert, endsAt: string, summary: string): Alert => ({
     ...alert,
@@ -36,20 +39,20 @@ export function alertFor(event: AlertEvent, monitor: MonitorConfig, lastOutput?:
     status: 'resolved',
     summary,
     endsAt,
-    annotations: { summary, url },
+    annotations: { summary, ...annotation },
   });
 
   switch (event.type) {
     case 'alert-firing':
-      return firing(event.incident.id, 'critical', event.incident.startedAt, `${monitor.name} is down: ${event.consecutiveFailures} consecutive failed probes of ${url}${why}`);
+      return firing(event.incident.id, 'critical', event.incident.startedAt, `${monitor.name} is down: ${event.consecutiveFailures} consecutive failed probes of ${target}${why}`);
     case 'alert-resolved': {
-      const summary = `${monitor.name} is up again: ${event.consecutiveSuccesses} consecutive successful probes of ${url}`;
+      const summary = `${monitor.name} is up again: ${event.consecutiveSuccesses} consecutive successful probes of ${target}`;
       return resolved(firing(event.incident.id, 'critical', event.incident.startedAt, summary), event.resolvedAt, summary);
     }
     case 'warning-firing':
-      return firing(event.warning.id, 'warning', event.warning.startedAt, `${monitor.name} is failing: ${event.consecutiveFailures} consecutive failed probes of ${url}${why}`);
+      return firing(event.warning.id, 'warning', event.warning.startedAt, `${monitor.name} is failing: ${event.consecutiveFailures} consecutive failed probes of ${target}${why}`);
     case 'warning-resolved': {
-      const summary = `${monitor.name}: the failures of ${url} stopped or became an incident`;
+      const summary = `${monitor.name}: the failures of ${target} stopped or became an incident`;
       return resolved(firing(event.warning.id, 'warning', event.warning.startedAt, summary), event.resolvedAt, summary);
     }
     case 'isolated': {
@@ -60,6 +63,15 @@ export function alertFor(event: AlertEvent, monitor: MonitorConfig, lastOutput?:
     case 'isolation-ended': {
       const summary = `watchdog reaches ${monitor.name} or its control targets again; counting resumed`;
       return resolved(firing(isolationKey(monitor.name, event.since), 'critical', event.since, summary, { alertname: 'WatchdogIsolated' }), event.endedAt, summary);
+    }
+    case 'certificate-expiring': {
+      const days = `${event.daysLeft} day${event.daysLeft === 1 ? '' : 's'}`;
+      const summary = `certificate of ${target} expires in ${days}, on ${event.warning.expiresAt}`;
+      return firing(event.warning.id, 'warning', event.warning.since, summary, { alertname: 'CertificateExpiring' });
+    }
+    case 'certificate-renewed': {
+      const summary = `certificate of ${target} renewed: the earliest now expires on ${event.expiresAt}`;
+      return resolved(firing(event.warning.id, 'warning', event.warning.since, summary, { alertname: 'CertificateExpiring' }), event.resolvedAt, summary);
     }
   }
 }

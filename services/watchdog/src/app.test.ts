@@ -1,10 +1,16 @@
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Alert } from '@vigil/alerting';
 import { createLogger, generateSecret, parseConfigValue, verify, type ActivationRequest } from '@vigil/core';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { findBinary } from '../../../packages/core/src/test-support/components.js';
+import { startDnsServer } from '../../../packages/checks/src/test-support/dns-server.js';
 import { buildApp } from './app.js';
 import { WatchdogConfig } from './config.js';
 import type { MonitorList } from './routes/monitors.js';
@@ -249,6 +255,8 @@ describe('watchdog app', () => {
     const [view] = await monitors(app);
     expect(view).toMatchObject({
       name: 'primary',
+      kind: 'http',
+      target: `${s.target.url}/health`,
       url: `${s.target.url}/health`,
       schedule: 'every 300ms',
       activationTarget: 'primary',
@@ -283,5 +291,58 @@ describe('watchdog app', () => {
     await app.ready();
     expect(await monitors(app)).toEqual([]);
     expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+  });
+
+  it('probes tcp and dns monitors beside http ones, and names each target in GET /v1/monitors', async () => {
+    const s = await servers();
+    const dnsServer = await startDnsServer({ 'primary.vigil.test A': ['127.0.0.1'] });
+    cleanup.push(() => dnsServer.close());
+    const port = Number(new URL(s.target.url).port);
+    const app = await start(s, {
+      monitors: [
+        { name: 'web', url: `${s.target.url.replace('//', '//ops:hunter2@')}/health`, expectBody: { json: { '$.status': 'pass' } }, interval: '300ms', timeout: '250ms' },
+        { name: 'port', kind: 'tcp', host: '127.0.0.1', port, interval: '300ms', timeout: '250ms' },
+        { name: 'zone', kind: 'dns', host: 'primary.vigil.test', server: dnsServer.address, expect: '127.0.0.1', interval: '300ms', timeout: '250ms' },
+      ],
+    });
+    await vi.waitFor(async () => expect((await monitors(app)).map((m) => m.state)).toEqual(['up', 'up', 'up']), WAIT);
+    const views = await monitors(app);
+    expect(views.map((m) => [m.name, m.kind, m.target, m.url])).toEqual([
+      ['web', 'http', `${s.target.url.replace('//', '//ops:REDACTED@')}/health`, `${s.target.url.replace('//', '//ops:REDACTED@')}/health`],
+      ['port', 'tcp', `127.0.0.1:${port}`, undefined],
+      ['zone', 'dns', 'primary.vigil.test', undefined],
+    ]);
+    expect(views[1]!.lastResult).toMatchObject({ status: 'pass', output: `connected to 127.0.0.1:${port}` });
+    expect(views[2]!.lastResult).toMatchObject({ status: 'pass', output: 'primary.vigil.test A: 127.0.0.1' });
+  });
+
+  const openssl = findBinary('openssl', 'openssl');
+  it.skipIf(!openssl)('sends one certificate warning through the alert receivers when an https target\'s certificate expires within the window', async () => {
+    const s = await servers();
+    const key = join(dataDir, 'key.pem');
+    const cert = join(dataDir, 'cert.pem');
+    execFileSync(openssl!, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '3', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], {
+      stdio: 'ignore',
+    });
+    const pem = await readFile(cert, 'utf8');
+    const https = createHttpsServer({ key: await readFile(key), cert: pem }, (_req, res) => res.end('ok'));
+    await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
+    cleanup.push(async () => {
+      https.closeAllConnections();
+      await new Promise((resolve) => https.close(resolve));
+    });
+    const url = `https://127.0.0.1:${(https.address() as AddressInfo).port}/`;
+    const app = await start(s, { monitors: [{ name: 'tls', url, tls: { ca: pem }, interval: '200ms', timeout: '150ms' }] });
+    await vi.waitFor(() => expect(alertsOf(s)).toHaveLength(1), WAIT);
+    await vi.waitFor(async () => expect((await monitors(app))[0]!.lastResult).not.toBeNull(), WAIT);
+    // more probes see the same certificate: still one warning
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const [warning] = alertsOf(s);
+    expect(alertsOf(s)).toHaveLength(1);
+    expect(warning).toMatchObject({ severity: 'warning', status: 'firing', labels: { monitor: 'tls', alertname: 'CertificateExpiring' } });
+    const expires = new X509Certificate(pem).validToDate.toISOString();
+    expect(warning!.summary).toMatch(new RegExp(`^certificate of ${url.replaceAll('.', '\\.')} expires in [23] days, on ${expires.replaceAll('.', '\\.')}$`));
+    const stored = JSON.parse(await readFile(join(dataDir, 'monitors.json'), 'utf8')) as { monitors: Record<string, { certificateWarning?: unknown }> };
+    expect(stored.monitors.tls!.certificateWarning).toMatchObject({ expiresAt: expires });
   });
 });

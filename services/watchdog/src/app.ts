@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/ty
 import { createAlerting, type AlertingConfig } from '@vigil/alerting';
 import { createRegistry, formatDuration, redactUrl, type Logger } from '@vigil/core';
 import Fastify, { LogController } from 'fastify';
-import { Agent } from 'undici';
+import type { Agent } from 'undici';
 import { ActivationClient } from './activation-client.js';
 import { detectionBudget, type MonitorConfig, type WatchdogConfig } from './config.js';
 import { ControlTargets } from './control.js';
@@ -13,7 +13,7 @@ import { Heartbeat } from './heartbeat.js';
 import { Maintenance } from './maintenance.js';
 import { WatchdogMetrics } from './metrics.js';
 import { Monitor, type Notify, type RequestActivation } from './monitor.js';
-import { httpProbe, type Probe } from './probe.js';
+import { createProbe, probeAgent, probeTarget, type Probe } from './probe.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { monitorRoutes, type MonitorView } from './routes/monitors.js';
@@ -33,7 +33,7 @@ export interface WatchdogOptions {
   logger: Logger;
   /** The clock the decision core is given (tests move it). */
   now?: () => number;
-  /** Replaces the HTTP probe (tests). */
+  /** Replaces the probe of every kind (tests). */
   probe?: Probe;
   /** Replaces the alert dispatcher built from `config.alerts` (tests). */
   notify?: Notify;
@@ -52,9 +52,9 @@ export const watchdog: FastifyPluginAsyncTypebox<WatchdogOptions> = async (app, 
   const metrics = new WatchdogMetrics(registry);
   const closers: (() => Promise<void>)[] = [];
 
-  // One pool for every probe: bounded connections per target, kept alive between probes.
-  const agent = new Agent({ connections: 4, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000 });
-  const probe = options.probe ?? httpProbe(agent);
+  // One pool for every HTTP probe: bounded connections per target, kept alive between probes.
+  const { agent, certificates } = probeAgent();
+  const probe = options.probe ?? createProbe(agent, certificates);
   const notify = options.notify ?? alertDispatcher(config, logger, registry, closers);
   const requestActivation = activationClient(config, options, agent, logger, now, closers);
 
@@ -168,7 +168,9 @@ function view({ config, monitor, scheduler }: { config: MonitorConfig; monitor: 
   const pause = maintenance.pauseOf(config.name);
   return {
     name: config.name,
-    url: redactUrl(config.url),
+    kind: config.kind,
+    target: probeTarget(config),
+    ...(config.kind === 'http' && { url: redactUrl(config.url) }),
     schedule: config.interval !== undefined ? `every ${formatDuration(config.interval)}` : `cron ${config.cron ?? ''}`,
     state: state.status,
     consecutiveFailures: state.consecutiveFailures,

@@ -5,6 +5,10 @@ import { WatchdogConfig, detectionBudget } from './config.js';
 const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const monitor = { name: 'primary', url: 'http://127.0.0.1:8081/health', interval: '2s' };
 
+const DAY = 86_400_000;
+/** What a monitor written before probe kinds decodes to besides its own fields: an http probe, GET, 2xx. */
+const HTTP_DEFAULTS = { kind: 'http', method: 'GET', expectStatus: ['2xx'], certificateExpiryWarning: 14 * DAY };
+
 const problems = (raw: unknown) => collectConfigProblems(() => parseConfigValue(WatchdogConfig, raw, 'watchdog.yaml', {}));
 
 describe('watchdog configuration', () => {
@@ -48,8 +52,8 @@ monitors:
     expect(config.voter).toEqual({ id: 'watchdog-eu', secret });
     expect(config.alerts.webhooks).toEqual([{ name: 'sink', url: 'http://127.0.0.1:8099/alerts', secret, timeout: 5000 }]);
     expect(config.monitors).toEqual([
-      { ...monitor, interval: 2000, timeout: 1000, failureThreshold: 3, successThreshold: 2, activate: { target: 'primary' } },
-      { name: 'db', url: 'http://127.0.0.1:8081/health', cron: '*/2 * * * * *', timeout: 1000, failureThreshold: 3, successThreshold: 2 },
+      { ...monitor, ...HTTP_DEFAULTS, interval: 2000, timeout: 1000, failureThreshold: 3, successThreshold: 2, activate: { target: 'primary' } },
+      { ...HTTP_DEFAULTS, name: 'db', url: 'http://127.0.0.1:8081/health', cron: '*/2 * * * * *', timeout: 1000, failureThreshold: 3, successThreshold: 2 },
     ]);
   });
 
@@ -135,6 +139,98 @@ alerts:
     expect(config.maintenance[0]).toMatchObject({ duration: 3_600_000, timezone: 'Europe/Paris' });
     expect(config.heartbeat).toEqual({ url: 'https://hc.example/ping/abc', timeout: 5000, minInterval: 10_000 });
     expect(config.monitors[0]).toMatchObject({ rto: 9000, warningThreshold: 2 });
+  });
+
+  describe('probe kinds', () => {
+    const schedule = { interval: '2s', timeout: '500ms' };
+
+    it('decodes an http monitor with the http check\'s method, headers and assertions', () => {
+      const config = parseConfigText(
+        WatchdogConfig,
+        `
+monitors:
+  - name: api
+    kind: http
+    url: https://api.example/ready
+    method: HEAD
+    headers: { authorization: "Bearer \${API_TOKEN}" }
+    expectStatus: [200, 3xx]
+    expectBody: { contains: ok, json: { "$.db.status": up } }
+    interval: 10s
+`,
+        'watchdog.yaml',
+        { API_TOKEN: 'abc' },
+      );
+      expect(config.monitors[0]).toMatchObject({
+        kind: 'http',
+        method: 'HEAD',
+        headers: { authorization: 'Bearer abc' },
+        expectStatus: [200, '3xx'],
+        expectBody: { contains: 'ok', json: { '$.db.status': 'up' } },
+        timeout: 1000,
+      });
+    });
+
+    it('decodes tcp and dns monitors with their check fields', () => {
+      const config = parseConfigValue(
+        WatchdogConfig,
+        {
+          monitors: [
+            { name: 'db', kind: 'tcp', host: 'db.internal', port: 5432, ...schedule },
+            { name: 'zone', kind: 'dns', host: 'primary.example', type: 'AAAA', server: '10.0.0.2:53', expect: 'fd00::1', ...schedule },
+          ],
+        },
+        'test',
+        {},
+      );
+      expect(config.monitors).toEqual([
+        { name: 'db', kind: 'tcp', host: 'db.internal', port: 5432, interval: 2000, timeout: 500, failureThreshold: 3, successThreshold: 2, certificateExpiryWarning: 14 * DAY },
+        {
+          name: 'zone',
+          kind: 'dns',
+          host: 'primary.example',
+          type: 'AAAA',
+          server: '10.0.0.2:53',
+          expect: 'fd00::1',
+          interval: 2000,
+          timeout: 500,
+          failureThreshold: 3,
+          successThreshold: 2,
+          certificateExpiryWarning: 14 * DAY,
+        },
+      ]);
+    });
+
+    it.each([
+      ['an unknown kind', { name: 'p', kind: 'smtp', host: 'h', ...schedule }, 'monitors[0].kind: expected one of'],
+      ['a tcp monitor without a port', { name: 'p', kind: 'tcp', host: 'h', ...schedule }, 'monitors[0].port: is required'],
+      ['a field of another kind', { name: 'p', kind: 'tcp', host: 'h', port: 1, url: 'http://h/', ...schedule }, 'monitors[0].url: unknown key'],
+      ['a bad http assertion', { name: 'p', url: 'http://h/', expectStatus: ['2xy'], ...schedule }, 'monitors[0].expectStatus[0]:'],
+      ['a dns record type the check does not know', { name: 'p', kind: 'dns', host: 'h', type: 'MX', ...schedule }, 'monitors[0].type: expected one of'],
+      ['a tcp timeout not shorter than the interval', { name: 'p', kind: 'tcp', host: 'h', port: 1, interval: '1s', timeout: '1s' }, 'monitors[0]: `timeout` (1s) must be shorter'],
+    ])('rejects %s, naming the path', (_name, m, expected) => {
+      expect(problems({ monitors: [m] })).toEqual([expect.stringContaining(expected) as string]);
+    });
+
+    it('reports the problems of every monitor in one pass', () => {
+      expect(problems({ monitors: [{ ...monitor, intervall: '2s' }, { ...monitor, name: 'second' }, { name: 'q', kind: 'tcp', host: 'h', port: 0, ...schedule }] })).toEqual([
+        expect.stringContaining('monitors[0].intervall: unknown key') as string,
+        expect.stringContaining('monitors[2].port:') as string,
+      ]);
+    });
+
+    it('interpolates placeholders once: an escaped "$${" stays literal', () => {
+      const config = parseConfigValue(WatchdogConfig, { monitors: [{ ...monitor, headers: { 'x-literal': '$${NOT_A_VAR}' } }] }, 'test', {});
+      expect(config.monitors[0]).toMatchObject({ headers: { 'x-literal': '${NOT_A_VAR}' } });
+    });
+  });
+
+  it('decodes the certificate expiry warning window, in days', () => {
+    const config = parseConfigValue(WatchdogConfig, { monitors: [{ ...monitor, certificateExpiryWarning: '30d' }] }, 'test', {});
+    expect(config.monitors[0]!.certificateExpiryWarning).toBe(30 * DAY);
+    expect(problems({ monitors: [{ ...monitor, certificateExpiryWarning: 'two weeks' }] })).toEqual([
+      expect.stringContaining('monitors[0].certificateExpiryWarning: expected a duration') as string,
+    ]);
   });
 
   it('computes the worst-case detection of a cron schedule from its longest gap', () => {

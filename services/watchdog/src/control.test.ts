@@ -1,7 +1,7 @@
 import { createLogger } from '@vigil/core';
 import { describe, expect, it } from 'vitest';
 import { ControlTargets } from './control.js';
-import type { Probe, ProbeResult } from './probe.js';
+import type { Probe, ProbeConfig, ProbeResult } from './probe.js';
 
 const logger = createLogger({ service: 'test', level: 'silent' });
 const answered: ProbeResult = { status: 'fail', durationMs: 1, httpStatus: 503 };
@@ -9,9 +9,9 @@ const silent: ProbeResult = { status: 'fail', durationMs: 1000, output: 'timed o
 const targets = ['a', 'b', 'c'].map((name) => ({ name, url: `http://${name}.example/`, timeout: 1000 }));
 
 function probeBy(results: Record<string, ProbeResult>): Probe & { calls: number } {
-  const probe = Object.assign((t: { url: string }) => {
+  const probe = Object.assign((t: ProbeConfig) => {
     probe.calls++;
-    return Promise.resolve(results[new URL(t.url).hostname.split('.')[0]!]!);
+    return Promise.resolve(t.kind === 'http' ? results[new URL(t.url).hostname.split('.')[0]!]! : answered);
   }, { calls: 0 });
   return probe;
 }

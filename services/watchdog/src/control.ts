@@ -36,7 +36,7 @@ export class ControlTargets {
   }
 
   private async check(): Promise<boolean> {
-    const results = await Promise.all(this.targets.map((t) => this.probe({ url: t.url, timeoutMs: t.timeout }, AbortSignal.timeout(t.timeout + 1000))));
+    const results = await Promise.all(this.targets.map((t) => this.probe({ kind: 'http', url: t.url, method: 'GET', expectStatus: ['2xx'], timeout: t.timeout }, AbortSignal.timeout(t.timeout + 1000))));
     const unreachable = this.targets.filter((_, i) => results[i]!.httpStatus === undefined).map((t) => t.name);
     const reachable = (this.targets.length - unreachable.length) * 2 > this.targets.length;
     if (!reachable) this.logger.warn({ unreachable }, 'a majority of control targets is unreachable: failed probes are inconclusive');

@@ -4,6 +4,7 @@
  * by property, and a restart that reloads the state resumes exactly where it stopped.
  */
 import { Type, type Static } from '@vigil/core';
+import { CertificateWarning } from './certificate.js';
 
 export const MonitorStatus = Type.Union([
   Type.Literal('unknown'),
@@ -46,6 +47,8 @@ export const MonitorState = Type.Object({
   isolatedSince: Type.Optional(Type.String()),
   /** when `status` last changed */
   lastChange: Type.Optional(Type.String()),
+  /** the open certificate-expiry warning; moved by `certificateNext`, not by `next` (which leaves it out) */
+  certificateWarning: Type.Optional(CertificateWarning),
 });
 export type MonitorState = Static<typeof MonitorState>;
 

@@ -267,4 +267,49 @@ describe('Monitor', () => {
     await cycles(monitor, 3);
     expect(beats).toHaveLength(3);
   });
+
+  describe('certificate expiry warning', () => {
+    const DAY = 86_400_000;
+    /** a passing https probe whose earliest certificate expires `days` after the test clock's start */
+    const tls = (days: number): ProbeResult => ({ ...PASS, tlsEarliestCertExpiry: (Date.parse('2026-11-22T10:00:00.000Z') + days * DAY) / 1000 });
+
+    it('warns once when the certificate comes within the window, and resolves when a renewed one moves it out', async () => {
+      const { monitor, alerts, saved } = setup({ results: [tls(60), tls(3), tls(3), PASS, tls(90)] });
+      await cycles(monitor, 5);
+      expect(alerts.map((a) => [a.status, a.severity, a.labels.alertname])).toEqual([
+        ['firing', 'warning', 'CertificateExpiring'],
+        ['resolved', 'warning', 'CertificateExpiring'],
+      ]);
+      expect(alerts[0]!.summary).toBe('certificate of http://user:REDACTED@127.0.0.1:1/health expires in 2 days, on 2026-11-25T10:00:00.000Z');
+      expect(alerts[1]!.summary).toContain('renewed: the earliest now expires on 2027-02-20T10:00:00.000Z');
+      expect(alerts[0]!.dedupKey).toBe(alerts[1]!.dedupKey);
+      // persisted with the warning before it was sent, and without it once resolved
+      expect(saved.some((s) => s.certificateWarning?.expiresAt === '2026-11-25T10:00:00.000Z')).toBe(true);
+      expect(monitor.current.certificateWarning).toBeUndefined();
+    });
+
+    it('does not warn again after a restart, and still resolves', async () => {
+      const first = setup({ results: [tls(3)] });
+      await cycles(first.monitor, 1);
+      expect(first.alerts).toHaveLength(1);
+      const restarted = setup({ state: first.monitor.current, results: [tls(3), tls(3), tls(90)] });
+      await cycles(restarted.monitor, 3);
+      expect(restarted.alerts.map((a) => a.status)).toEqual(['resolved']);
+      expect(restarted.alerts[0]!.id).toBe(`${first.alerts[0]!.dedupKey}:resolved`);
+    });
+
+    it('follows the configured window and keeps the warning through failures', async () => {
+      const { monitor, alerts } = setup({ config: { ...monitorConfig, certificateExpiryWarning: 30 * DAY }, results: [tls(20), FAIL, tls(20)] });
+      await cycles(monitor, 3);
+      expect(alerts.map((a) => [a.status, a.severity])).toEqual([['firing', 'warning']]);
+      expect(monitor.current.certificateWarning).toBeDefined();
+    });
+
+    it('sends nothing during maintenance', async () => {
+      const { monitor, alerts } = setup({ results: [tls(3)], inMaintenance: () => true });
+      await cycles(monitor, 1);
+      expect(alerts).toEqual([]);
+      expect(monitor.current.certificateWarning).toBeUndefined();
+    });
+  });
 });

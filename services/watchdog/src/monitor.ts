@@ -2,7 +2,8 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Alert } from '@vigil/alerting';
 import { formatDuration, type ActivationRequest, type Logger, type ProbeEvidence } from '@vigil/core';
 import type { ActivationResult } from './activation-client.js';
-import { alertFor } from './alerts.js';
+import { alertFor, type AlertEvent } from './alerts.js';
+import { certificateNext } from './certificate.js';
 import type { MonitorConfig } from './config.js';
 import { next, type DecisionEvent, type MonitorState, type Policy, type Verdict } from './decision.js';
 import type { WatchdogMetrics } from './metrics.js';
@@ -119,7 +120,15 @@ export class Monitor {
     this.deps.metrics.observeProbe(this.name, result, now);
 
     const before = this.state;
-    const { state, events } = next(before, verdict, this.policy, now);
+    const decision = next(before, verdict, this.policy, now);
+    // Maintenance silences the certificate warning too; it is looked at again afterwards.
+    const certificate =
+      verdict === 'maintenance'
+        ? { warning: before.certificateWarning, events: [] }
+        : certificateNext(before.certificateWarning, result.tlsEarliestCertExpiry, now, this.deps.config.certificateExpiryWarning, this.name);
+    const { certificateWarning: _dropped, ...decided } = decision.state;
+    const state: MonitorState = { ...decided, ...(certificate.warning && { certificateWarning: certificate.warning }) };
+    const events: (DecisionEvent | AlertEvent)[] = [...decision.events, ...certificate.events];
     this.state = state;
     this.deps.metrics.observeState(this.name, state);
     if (state.status !== before.status) {
@@ -159,7 +168,8 @@ export class Monitor {
   }
 
   private async probeOnce(): Promise<ProbeResult> {
-    const { url, timeout } = this.deps.config;
+    const { config } = this.deps;
+    const { timeout } = config;
     const started = this.deps.now();
     const controller = new AbortController();
     // A listener rather than AbortSignal.any: signals derived from a long-lived one accumulate in it.
@@ -175,7 +185,7 @@ export class Monitor {
       }, timeout + DEADLINE_GRACE_MS);
     });
     try {
-      return await Promise.race([this.deps.probe({ url, timeoutMs: timeout }, signal), deadline]);
+      return await Promise.race([this.deps.probe(config, signal), deadline]);
     } catch (err) {
       return { status: 'fail', durationMs: this.deps.now() - started, output: `probe failed unexpectedly: ${String(err)}` };
     } finally {
@@ -212,7 +222,7 @@ export class Monitor {
     }
   }
 
-  private dispatch(event: DecisionEvent): void {
+  private dispatch(event: DecisionEvent | AlertEvent): void {
     switch (event.type) {
       case 'activate':
         this.track(this.activate(event));

@@ -4,8 +4,11 @@ import { Incident, MonitorStatus } from '../decision.js';
 
 export const MonitorView = Type.Object({
   name: Type.String(),
-  /** credentials masked */
-  url: Type.String(),
+  kind: Type.String({ description: 'the probe kind: http, tcp or dns' }),
+  /** what is probed: the URL (credentials masked) for http, host:port for tcp, the name resolved for dns */
+  target: Type.String(),
+  /** http monitors: the URL probed, credentials masked (the target) */
+  url: Type.Optional(Type.String()),
   schedule: Type.String({ description: '"every 2s" or "cron */2 * * * * *"' }),
   state: MonitorStatus,
   consecutiveFailures: Type.Integer(),
