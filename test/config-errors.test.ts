@@ -11,8 +11,12 @@ const bad: Record<ServiceName, { yaml: string; paths: RegExp[] }> = {
     paths: [/^ {2}server\.port: /m, /^ {2}deadline: expected a duration such as "10s", got "soon"$/m, /^ {2}checks\[0\]\.url: /m, /^ {2}checks\[1\]\.port: is required$/m],
   },
   watchdog: {
-    yaml: 'monitors:\n  - { name: primary, url: "http://127.0.0.1:1/health", interval: ten, failureThreshold: 0 }\n  - { url: "http://x/health", interval: 1s, colour: blue }\n',
+    yaml:
+      'server: { port: http }\nmonitors:\n  - { name: primary, url: "http://127.0.0.1:1/health", interval: ten, failureThreshold: 0 }\n' +
+      '  - { url: "http://x/health", interval: 1s, colour: blue }\n  - { name: db, kind: tcp, host: db, interval: 5s }\n',
     paths: [
+      /^ {2}server\.port: /m,
+      /^ {2}monitors\[2\]\.port: is required$/m,
       /^ {2}monitors\[0\]\.interval: expected a duration such as "10s", got "ten"$/m,
       /^ {2}monitors\[0\]\.failureThreshold: /m,
       /^ {2}monitors\[1\]\.name: is required$/m,

@@ -116,7 +116,7 @@ describe('config unions', () => {
       expect((err as ConfigError).problems).toEqual([
         'checks[0].port: is required',
         'checks[1].url: expected an http(s) URL such as "http://127.0.0.1:8090/health", got "nope"',
-        'checks[2]: expected one of the allowed forms, got an object with keys "kind"',
+        'checks[2].kind: expected one of "http", "tcp", got "smtp"',
       ]);
     }
   });
@@ -153,4 +153,28 @@ describe('config union defaults', () => {
       expect((err as ConfigError).problems).toEqual(['checks[0].port: is required', 'checks[0].prot: unknown key (check its spelling and indentation)']);
     }
   });
+});
+
+describe('config union default member', () => {
+  const Check = Type.Union([
+    Type.Object({ kind: Type.Literal('http', { default: 'http' }), url: HttpUrl(), timeout: Duration({ default: '1s' }) }, { additionalProperties: false }),
+    Type.Object({ kind: Type.Literal('tcp'), host: Type.String(), port: Type.Integer() }, { additionalProperties: false }),
+  ]);
+  const S = Type.Object({ port: Type.Integer({ default: 1 }), checks: Type.Array(Check) }, { additionalProperties: false });
+
+  it('treats an entry without `kind` as the member whose kind has a default, with its defaults', () => {
+    expect(parseConfigText(S, 'checks:\n  - { url: "http://127.0.0.1:1/h" }\n', 't', {}).checks).toEqual([
+      { kind: 'http', url: 'http://127.0.0.1:1/h', timeout: 1000 },
+    ]);
+  });
+
+  it('reports its errors together with every other error in the file', () => {
+    expect(problems2('port: x\nchecks:\n  - { url: nope }\n  - { kind: tcp, host: h }\n')).toEqual([
+      'port: expected integer, got "x"',
+      'checks[0].url: expected an http(s) URL such as "http://127.0.0.1:8090/health", got "nope"',
+      'checks[1].port: is required',
+    ]);
+  });
+
+  const problems2 = (text: string) => collectConfigProblems(() => parseConfigText(S, text, 't', {}));
 });

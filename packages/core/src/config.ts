@@ -79,7 +79,7 @@ export function parseConfigValue<S extends TSchema>(schema: S, raw: unknown, sou
   const problems: string[] = [];
   const interpolated = interpolate(raw, [], env, problems);
   if (problems.length > 0) throw new ConfigError(source, problems);
-  const value = Value.Convert(schema, Value.Default(schema, interpolated));
+  const value = Value.Convert(schema, Value.Default(schema, fillDiscriminators(schema, interpolated)));
   const errors = allErrors(schema, value);
   if (errors.length > 0) throw new ConfigError(source, describeErrors(schema, value, errors));
   try {
@@ -225,7 +225,7 @@ function describeErrors(schema: TSchema, value: unknown, errors: SchemaError[]):
           const nested = describeErrors(branch, withDefaults, allErrors(branch, withDefaults));
           for (const line of nested) lines.add(line.startsWith('(top level)') ? line.replace('(top level)', where) : prefixPath(where, line));
         } else {
-          lines.add(`${where}: expected ${describeChoices(node)}, got ${show(actual, parts)}`);
+          lines.add(unknownMember(node, actual, parts) ?? `${where}: expected ${describeChoices(node)}, got ${show(actual, parts)}`);
         }
         break;
       }
@@ -252,6 +252,34 @@ function expectation(node: Record<string, unknown> | undefined): string {
 
 const DISCRIMINATORS = ['kind', 'type'];
 
+type SchemaNode = { anyOf?: SchemaNode[]; properties?: Record<string, SchemaNode>; items?: SchemaNode; default?: unknown; const?: unknown };
+
+/**
+ * A union told apart by `kind` (or `type`) may give one member's discriminator a default: an entry
+ * written without it is that member. Filled in before validation, so that the member's own
+ * defaults apply and its errors name the field at fault.
+ */
+function fillDiscriminators(schema: SchemaNode, value: unknown): unknown {
+  if (Array.isArray(value)) return schema.items ? value.map((item) => fillDiscriminators(schema.items!, item)) : value;
+  if (value === null || typeof value !== 'object') return value;
+  let object = value as Record<string, unknown>;
+  let node = schema;
+  if (Array.isArray(schema.anyOf)) {
+    for (const key of DISCRIMINATORS) {
+      const defaults = schema.anyOf.filter((m) => m.properties?.[key]?.default !== undefined);
+      if (!(key in object) && defaults.length === 1) object = { [key]: defaults[0]!.properties![key]!.default, ...object };
+      const member = schema.anyOf.find((m) => m.properties?.[key]?.const !== undefined && m.properties[key].const === object[key]);
+      if (member) {
+        node = member;
+        break;
+      }
+    }
+  }
+  if (!node.properties) return object;
+  const properties = node.properties;
+  return Object.fromEntries(Object.entries(object).map(([k, v]) => [k, properties[k] ? fillDiscriminators(properties[k], v) : v]));
+}
+
 /** The union member whose `kind`/`type` literal matches the value's, if the union is discriminated that way. */
 function selectedBranch(node: Record<string, unknown> | undefined, actual: unknown): TSchema | undefined {
   if (!Array.isArray(node?.anyOf) || actual === null || typeof actual !== 'object') return undefined;
@@ -262,6 +290,19 @@ function selectedBranch(node: Record<string, unknown> | undefined, actual: unkno
       (b) => (b.properties as Record<string, { const?: unknown }> | undefined)?.[key]?.const === wanted,
     );
     if (match) return match;
+  }
+  return undefined;
+}
+
+/** "checks[2].kind: expected one of "http", "tcp", got "smtp"" when the discriminator names no member. */
+function unknownMember(node: Record<string, unknown> | undefined, actual: unknown, parts: readonly string[]): string | undefined {
+  if (!Array.isArray(node?.anyOf) || actual === null || typeof actual !== 'object') return undefined;
+  const members = node.anyOf as SchemaNode[];
+  for (const key of DISCRIMINATORS) {
+    const kinds = members.map((m) => m.properties?.[key]?.const).filter((k) => k !== undefined);
+    if (kinds.length !== members.length || !(key in actual)) continue;
+    const got = (actual as Record<string, unknown>)[key];
+    return `${formatPath([...parts, key])}: expected one of ${kinds.map((k) => JSON.stringify(k)).join(', ')}, got ${show(got, [...parts, key])}`;
   }
   return undefined;
 }

@@ -1,6 +1,6 @@
 import { AlertingConfigObject, alertingConfigProblems, WebhookConfig } from '@vigil/alerting';
 import { DnsCheckConfig, HttpCheckConfig, TcpCheckConfig } from '@vigil/checks';
-import { ConfigError, Duration, HttpUrl, Type, WebhookSecret, formatDuration, parseConfigValue, parseDuration, type StaticDecode } from '@vigil/core';
+import { Duration, HttpUrl, Type, WebhookSecret, formatDuration, parseDuration, type StaticDecode } from '@vigil/core';
 import type { TObject, TProperties } from 'typebox';
 import cron from 'node-cron';
 
@@ -64,11 +64,11 @@ const MonitorFields = {
 /** A monitor probing with one check kind: the kind's config (its `timeout` covers connect through body) plus the monitor's fields. */
 const monitorOf = <K extends TProperties>(kind: TObject<K>) => Type.Object({ ...MonitorFields, ...kind.properties }, { additionalProperties: false });
 
-/** Every probe kind; a new one is one member here and one line in probe.ts's registry (the compiler checks both). */
-const ProbingMonitor = Type.Union([monitorOf(HttpCheckConfig), monitorOf(TcpCheckConfig), monitorOf(DnsCheckConfig)]);
+/** A monitor written without `kind` probes with http, as before kinds existed. */
+const HttpMonitorConfig = Type.Object({ ...HttpCheckConfig.properties, kind: Type.Literal('http', { default: 'http' }) }, { additionalProperties: false });
 
-/** The kinds a monitor can probe with, for messages. */
-const PROBE_KINDS: readonly string[] = ProbingMonitor.anyOf.map((m) => m.properties.kind.const);
+/** Every probe kind; a new one is one member here and one line in probe.ts's registry (the compiler checks both). */
+const ProbingMonitor = Type.Union([monitorOf(HttpMonitorConfig), monitorOf(TcpCheckConfig), monitorOf(DnsCheckConfig)]);
 
 type RawMonitor = { interval?: string; cron?: string; timeout?: string; failureThreshold?: number; warningThreshold?: number };
 
@@ -93,55 +93,16 @@ const Monitor = Type.Refine(
   (m) => scheduleProblem(m) ?? 'invalid schedule',
 );
 
-/**
- * A monitor without `kind` probes with http, as before kinds existed. The union can only name the
- * field at fault once it knows the kind, and defaults are not applied to a union member that does
- * not match yet; so each monitor is validated on its own, with its kind filled in, and its
- * problems are reported under its path.
- */
-function decodeMonitors(raw: readonly object[]): StaticDecode<typeof Monitor>[] {
-  const problems: string[] = [];
-  const monitors = raw.map((m, i) => {
-    const kinded = 'kind' in m ? m : { kind: 'http', ...m };
-    if (!PROBE_KINDS.includes(kinded.kind as string)) {
-      problems.push(`monitors[${i}].kind: expected one of ${PROBE_KINDS.map((k) => JSON.stringify(k)).join(', ')}, got ${JSON.stringify(kinded.kind)}`);
-      return undefined;
-    }
-    try {
-      // Already interpolated: escape "${" so that it is not interpolated a second time.
-      return parseConfigValue(Monitor, escapePlaceholders(kinded), 'monitor', {});
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      problems.push(...err.problems.map((p) => (p.startsWith('(top level)') ? p.replace('(top level)', `monitors[${i}]`) : `monitors[${i}]${p.startsWith('[') ? '' : '.'}${p}`)));
-      return undefined;
-    }
-  });
-  if (problems.length > 0) throw new ConfigError('monitors', problems);
-  return monitors.filter((m) => m !== undefined);
-}
-
-function escapePlaceholders(value: unknown): unknown {
-  // A function, since "$$" in a replacement string means one "$".
-  if (typeof value === 'string') return value.replaceAll('${', () => '$${');
-  if (Array.isArray(value)) return value.map(escapePlaceholders);
-  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, escapePlaceholders(v)]));
-  return value;
-}
-
 function repeatedNames(monitors: readonly { name?: unknown }[]): string[] {
   const seen = new Set<unknown>();
   return monitors.filter((m) => seen.size === seen.add(m.name).size).map((m) => String(m.name));
 }
 
-const Monitors = Type.Codec(
-  Type.Refine(
-    Type.Array(Type.Record(Type.String(), Type.Unknown()), { default: [] }),
-    (monitors) => repeatedNames(monitors).length === 0,
-    (monitors) => `monitor names must be unique; repeated: ${repeatedNames(monitors).join(', ')}`,
-  ),
-)
-  .Decode(decodeMonitors)
-  .Encode((monitors) => monitors);
+const Monitors = Type.Refine(
+  Type.Array(Monitor, { default: [] }),
+  (monitors) => repeatedNames(monitors).length === 0,
+  (monitors) => `monitor names must be unique; repeated: ${repeatedNames(monitors).join(', ')}`,
+);
 
 const ControlTarget = Type.Object(
   {
