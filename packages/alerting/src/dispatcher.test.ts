@@ -1,24 +1,13 @@
-import { Writable } from 'node:stream';
-import { createLogger, generateSecret } from '@vigil/core';
+import { generateSecret } from '@vigil/core';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeliveryResult, Notifier } from './alert.js';
 import { webhook } from './channels/webhook.js';
 import { AlertDispatcher, type DispatcherOptions } from './dispatcher.js';
 import { sampleAlert } from './testkit/conformance.js';
+import { capturedLogger } from './testkit/logger.js';
 import { TestReceiver } from './testkit/receiver.js';
 
-/** A logger whose JSON lines are kept for inspection. */
-function capturedLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(JSON.parse(chunk.toString('utf8')) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { lines, logger: createLogger({ service: 'test', level: 'debug', destination }) };
-}
 
 /** Answers from a script; the last answer repeats, and an empty script always succeeds. */
 const answering = (name: string, ...script: DeliveryResult[]): Notifier => {

@@ -2,25 +2,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { createLogger } from '@vigil/core';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Alert, DeliveryResult, Notifier } from './alert.js';
 import { AlertOutbox, type DeadLetter, type OutboxOptions } from './outbox.js';
 import { findBinary } from '../../core/src/test-support/components.js';
 import { sampleAlert } from './testkit/conformance.js';
+import { capturedLogger } from './testkit/logger.js';
 
-function capturedLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(JSON.parse(chunk.toString('utf8')) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { lines, logger: createLogger({ service: 'test', level: 'debug', destination }) };
-}
 
 const OK: DeliveryResult = { ok: true, status: 200 };
 const UNAVAILABLE: DeliveryResult = { ok: false, retryable: true, error: 'answered HTTP 503', status: 503 };
