@@ -44,6 +44,8 @@ describe('activation service restarted after activating', () => {
     expect(active).toMatchObject({ target: 'primary', active: 'secondary', epoch: 1 });
 
     // The same request retried by its sender (same id, fresh signature): the same activation, no new run.
+    // Signatures have one-second timestamps: a retry is signed in a later second than the original.
+    await new Promise((ok) => setTimeout(ok, 1000 - (Date.now() % 1000) + 10));
     const retried = await post(system, request('inc-1'), 'msg-1');
     expect(retried.status).toBe(200);
     expect(retried.body).toMatchObject({ id: first.body.id, epoch: 1 });

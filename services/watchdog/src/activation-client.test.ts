@@ -66,6 +66,16 @@ describe('ActivationClient', () => {
     expect(new Set(server.requests.map((r) => r.headers['webhook-signature'])).size).toBe(3);
   });
 
+  it('never signs two attempts in the same second, however short the backoff (it would read as a replay)', async () => {
+    const server = await receiver([503, 503], 202);
+    servers.push(server);
+    const client = new ActivationClient({ url: server.url, timeoutMs: 2000, retries: 5, voter: { id: 'watchdog-1', secret }, logger, backoff: { baseMs: 10, maxMs: 10 } });
+    clients.push(client);
+    expect(await client.request(body)).toMatchObject({ outcome: 'accepted', attempts: 3 });
+    expect(new Set(server.requests.map((r) => r.headers['webhook-signature'])).size).toBe(3);
+    expect(new Set(server.requests.map((r) => r.headers['webhook-timestamp'])).size).toBe(3);
+  });
+
   it.each([408, 429, 500, 502])('retries HTTP %i', async (status) => {
     const { server, client } = await setup([status], 200);
     expect(await client.request(body)).toMatchObject({ outcome: 'accepted', attempts: 2 });

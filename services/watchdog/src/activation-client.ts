@@ -67,7 +67,8 @@ export class ActivationClient {
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       if (this.cancel.signal.aborted) return { outcome: 'cancelled', attempts: attempt - 1, ...detail(last) };
       // Each attempt is signed afresh: same id, new timestamp, so a retry is never taken for a replay.
-      last = await this.attempt(text, signedHeaders(this.options.voter.secret, text, id, this.now()));
+      const signedAt = this.now();
+      last = await this.attempt(text, signedHeaders(this.options.voter.secret, text, id, signedAt));
       if (last.outcome) {
         const result = { outcome: last.outcome, attempts: attempt, ...detail(last) };
         if (last.outcome === 'accepted') log.info(result, 'activation request accepted');
@@ -76,7 +77,10 @@ export class ActivationClient {
         return result;
       }
       if (attempt === maxAttempts) break;
-      const waitMs = this.delayBefore(attempt, last.retryAfterMs);
+      // Timestamps have one-second resolution: a retry signed within the same second would carry the
+      // same signature and be refused as a replay, so the next attempt waits for the next second.
+      const nextSecondMs = (Math.floor(signedAt / 1000) + 1) * 1000 - this.now();
+      const waitMs = Math.max(this.delayBefore(attempt, last.retryAfterMs), nextSecondMs);
       log.warn({ attempt, status: last.status, error: last.error, retryInMs: waitMs }, 'activation request failed; retrying');
       await delay(waitMs, undefined, { signal: this.cancel.signal }).catch(() => undefined);
     }
