@@ -1,4 +1,4 @@
-import { Duration, Type, type StaticDecode } from '@vigil/core';
+import { Duration, Type, repeatedKeys, type StaticDecode } from '@vigil/core';
 import type { Alert } from './alert.js';
 import { ChannelConfig } from './registry.js';
 
@@ -49,12 +49,9 @@ export const AlertingConfigObject = Type.Object(
 /** Rules the schema cannot state: unique receiver names, routes naming configured receivers. */
 export function alertingConfigProblems(config: { receivers?: readonly { name?: unknown }[]; routes?: readonly { receivers?: readonly unknown[] }[] }): string[] {
   const problems: string[] = [];
-  const names = new Set<string>();
-  for (const receiver of config.receivers ?? []) {
-    const name = String(receiver.name);
-    if (names.has(name)) problems.push(`receiver name "${name}" is used twice; names must be unique`);
-    names.add(name);
-  }
+  const receivers = config.receivers ?? [];
+  for (const { key } of repeatedKeys(receivers, (r) => String(r.name))) problems.push(`receiver name "${key}" is used twice; names must be unique`);
+  const names = new Set(receivers.map((r) => String(r.name)));
   (config.routes ?? []).forEach((route, i) => {
     for (const receiver of route.receivers ?? []) {
       if (!names.has(String(receiver))) problems.push(`routes[${i}] names receiver "${String(receiver)}", which is not configured`);

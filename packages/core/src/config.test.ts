@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Type from 'typebox';
 import { describe, expect, it } from 'vitest';
 import type { ConfigError } from './config.js';
-import { collectConfigProblems, Duration, HttpUrl, configPathFrom, formatPath, loadConfigFile, parseConfigText } from './config.js';
+import { collectConfigProblems, Duration, repeatedKeys, HttpUrl, configPathFrom, formatPath, loadConfigFile, parseConfigText } from './config.js';
 
 const Schema = Type.Object(
   {
@@ -177,4 +177,15 @@ describe('config union default member', () => {
   });
 
   const problems2 = (text: string) => collectConfigProblems(() => parseConfigText(S, text, 't', {}));
+});
+
+describe('repeatedKeys', () => {
+  it('names each later entry whose key an earlier one used, with the first index', () => {
+    expect(repeatedKeys(['a', 'b', 'a', 'c', 'b', 'a'], (x) => x)).toEqual([
+      { index: 2, first: 0, key: 'a' },
+      { index: 4, first: 1, key: 'b' },
+      { index: 5, first: 0, key: 'a' },
+    ]);
+    expect(repeatedKeys([], String)).toEqual([]);
+  });
 });

@@ -122,6 +122,19 @@ function interpolate(value: unknown, path: (string | number)[], env: Env, proble
   return value;
 }
 
+/** Entries whose key an earlier entry already used (for "names must be unique" rules). */
+export function repeatedKeys<T>(items: readonly T[], keyOf: (item: T) => string): { index: number; first: number; key: string }[] {
+  const firstIndex = new Map<string, number>();
+  const repeats: { index: number; first: number; key: string }[] = [];
+  items.forEach((item, index) => {
+    const key = keyOf(item);
+    const first = firstIndex.get(key);
+    if (first === undefined) firstIndex.set(key, index);
+    else repeats.push({ index, first, key });
+  });
+  return repeats;
+}
+
 /** The problems a configuration load reports, or none when it succeeds (for checks and tests). */
 export function collectConfigProblems(load: () => unknown): string[] {
   try {

@@ -1,7 +1,7 @@
 import Type, { type StaticDecode } from 'typebox';
 import { WebhookConfig } from '@vigil/alerting';
 import { CheckConfig } from '@vigil/checks';
-import { ActivationMode, ConfigError, Duration, HttpUrl, WebhookSecret, formatPath, isValidSecret } from '@vigil/core';
+import { ActivationMode, ConfigError, Duration, HttpUrl, WebhookSecret, formatPath, isValidSecret, repeatedKeys } from '@vigil/core';
 import { PlanStep, stepKindOf } from './plan/steps/index.js';
 
 export const DEFAULT_PORT = 8083;
@@ -150,15 +150,7 @@ function duplicates<T>(
   path: (i: number) => (string | number)[],
   what: (key: string) => string,
 ): string[] {
-  const firstIndex = new Map<string, number>();
-  const found: string[] = [];
-  items.forEach((item, i) => {
-    const key = keyOf(item);
-    const first = firstIndex.get(key);
-    if (first === undefined) firstIndex.set(key, i);
-    else found.push(`${formatPath(path(i))}: ${what(key)} is already used by ${formatPath(path(first))}`);
-  });
-  return found;
+  return repeatedKeys(items, keyOf).map(({ index, first, key }) => `${formatPath(path(index))}: ${what(key)} is already used by ${formatPath(path(first))}`);
 }
 
 /** Every rule beyond the schema; each message starts with the path it is about. */

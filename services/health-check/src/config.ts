@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { checkConfigProblems, checkConfigWith } from '@vigil/checks';
-import { ConfigError, Duration, formatDuration, Type, type StaticDecode } from '@vigil/core';
+import { ConfigError, Duration, formatDuration, repeatedKeys, Type, type StaticDecode } from '@vigil/core';
 
 const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -87,11 +87,10 @@ export function configProblems(config: { deadline: number; background?: { interv
   if (config.background && config.background.interval < config.deadline) {
     problems.push(`background.interval: ${formatDuration(config.background.interval)} must not be shorter than the ${formatDuration(config.deadline)} deadline`);
   }
-  const firstUse = new Map<string, number>();
+  for (const { index, first, key } of repeatedKeys(config.checks, (check) => check.name)) {
+    problems.push(`checks[${index}].name: duplicate check name ${JSON.stringify(key)} (already used by checks[${first}])`);
+  }
   config.checks.forEach((check, i) => {
-    const first = firstUse.get(check.name);
-    if (first === undefined) firstUse.set(check.name, i);
-    else problems.push(`checks[${i}].name: duplicate check name ${JSON.stringify(check.name)} (already used by checks[${first}])`);
     if (check.timeout >= config.deadline) {
       problems.push(`checks[${i}].timeout: ${formatDuration(check.timeout)} must be shorter than the ${formatDuration(config.deadline)} deadline`);
     }

@@ -1,6 +1,6 @@
 import { AlertingConfigObject, alertingConfigProblems, WebhookConfig } from '@vigil/alerting';
 import { DnsCheckConfig, HttpCheckConfig, TcpCheckConfig } from '@vigil/checks';
-import { Duration, HttpUrl, Type, WebhookSecret, formatDuration, parseDuration, type StaticDecode } from '@vigil/core';
+import { Duration, HttpUrl, Type, WebhookSecret, formatDuration, parseDuration, repeatedKeys, type StaticDecode } from '@vigil/core';
 import type { TObject, TProperties } from 'typebox';
 import cron from 'node-cron';
 
@@ -94,8 +94,7 @@ const Monitor = Type.Refine(
 );
 
 function repeatedNames(monitors: readonly { name?: unknown }[]): string[] {
-  const seen = new Set<unknown>();
-  return monitors.filter((m) => seen.size === seen.add(m.name).size).map((m) => String(m.name));
+  return repeatedKeys(monitors, (m) => String(m.name)).map((r) => r.key);
 }
 
 const Monitors = Type.Refine(
