@@ -1,4 +1,4 @@
-import type { TSchema } from '@vigil/core';
+import { Type, type TSchema } from '@vigil/core';
 import type { Notifier } from './alert.js';
 
 /**
@@ -16,3 +16,6 @@ export interface Channel<Config extends { type: string }> {
    */
   destinations?(config: Config): Config[];
 }
+
+/** Every receiver's `name`: shown in logs and metrics, never a secret. */
+export const ReceiverName = Type.String({ minLength: 1, maxLength: 100, description: 'receiver name shown in logs and metrics' });

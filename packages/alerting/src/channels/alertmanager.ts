@@ -1,12 +1,12 @@
 import { Duration, HttpUrl, Type, type StaticDecode } from '@vigil/core';
 import type { Alert, DeliveryResult } from '../alert.js';
-import type { Channel } from '../channel.js';
+import { ReceiverName, type Channel } from '../channel.js';
 import { postJson } from '../http.js';
 
 export const AlertmanagerConfig = Type.Object(
   {
     type: Type.Literal('alertmanager'),
-    name: Type.String({ minLength: 1, maxLength: 100, description: 'receiver name shown in logs and metrics' }),
+    name: ReceiverName,
     urls: Type.Array(HttpUrl({ description: 'base URL of one Alertmanager, such as "http://alertmanager-0:9093"' }), {
       minItems: 1,
       description: 'every Alertmanager of the cluster, each sent to directly (not through a load balancer)',

@@ -1,6 +1,6 @@
 import { Duration, HttpUrl, Type, type StaticDecode } from '@vigil/core';
 import type { Alert, DeliveryResult } from '../alert.js';
-import type { Channel } from '../channel.js';
+import { ReceiverName, type Channel } from '../channel.js';
 import { postJson } from '../http.js';
 
 export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
@@ -11,7 +11,7 @@ export type PagerDutySeverity = StaticDecode<typeof PagerDutySeverity>;
 export const PagerDutyConfig = Type.Object(
   {
     type: Type.Literal('pagerduty'),
-    name: Type.String({ minLength: 1, maxLength: 100, description: 'receiver name shown in logs and metrics' }),
+    name: ReceiverName,
     routingKey: Type.String({
       pattern: '^[A-Za-z0-9+/=_-]{16,64}$',
       description: 'Events API v2 integration key (a secret: write ${ENV_VAR} to keep it out of the file)',

@@ -1,12 +1,12 @@
 import { Duration, Type, type StaticDecode } from '@vigil/core';
 import type { Alert, DeliveryResult, Notifier } from '../alert.js';
-import type { Channel } from '../channel.js';
+import { ReceiverName, type Channel } from '../channel.js';
 import { postJson } from '../http.js';
 
 export const SlackConfig = Type.Object(
   {
     type: Type.Literal('slack'),
-    name: Type.String({ minLength: 1, maxLength: 100, description: 'receiver name shown in logs and metrics' }),
+    name: ReceiverName,
     // The incoming-webhook URL is the credential: errors and logs name its origin only.
     url: Type.String({
       pattern: '^https?://[^\\s/]+/\\S*$',

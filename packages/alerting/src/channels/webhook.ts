@@ -1,6 +1,6 @@
 import { Duration, HttpUrl, Type, WebhookSecret, signedHeaders, type StaticDecode } from '@vigil/core';
 import type { Alert, DeliveryResult, Notifier } from '../alert.js';
-import type { Channel } from '../channel.js';
+import { ReceiverName, type Channel } from '../channel.js';
 import { postJson } from '../http.js';
 
 /** An HTTP header name (RFC 9110 token); anything else would fail every delivery instead of the config load. */
@@ -9,7 +9,7 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 export const WebhookConfig = Type.Object(
   {
     type: Type.Literal('webhook'),
-    name: Type.String({ minLength: 1, maxLength: 100, description: 'receiver name shown in logs and metrics' }),
+    name: ReceiverName,
     url: HttpUrl({ description: 'where alerts are POSTed' }),
     secret: WebhookSecret({ description: 'Standard Webhooks signing secret shared with the receiver' }),
     timeout: Duration({ default: '5s', description: 'limit for one delivery attempt' }),
