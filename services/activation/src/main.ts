@@ -5,9 +5,10 @@ import { ActivationConfig } from './config.js';
 await runService({
   name: 'vigil-activation',
   schema: ActivationConfig,
+  address: (config) => config.server,
   async start(config, logger) {
     const app = await buildApp({ config, logger });
-    await app.listen({ host: config.server.host, port: config.server.port });
+    await app.listen(config.server);
     return { close: () => app.close() };
   },
 });

@@ -5,9 +5,10 @@ import { WatchdogConfig } from './config.js';
 await runService({
   name: 'vigil-watchdog',
   schema: WatchdogConfig,
+  address: (config) => config.server,
   async start(config, logger) {
     const app = await buildApp({ config, logger });
-    await app.listen({ host: config.server.host, port: config.server.port });
+    await app.listen(config.server);
     return { close: () => app.close() };
   },
 });
