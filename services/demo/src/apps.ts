@@ -113,7 +113,7 @@ export class SamplePrimary {
   }
 }
 
-/** A sample standby: `POST /admin/enable` makes it the serving side. Counts enable calls. */
+/** A sample standby: `POST /admin/enable` makes it the serving side. Counts enable calls (`GET /` tells them). */
 export async function startStandby(port = 8091, host = '127.0.0.1', onEnable?: (body: string) => void): Promise<RunningServer & { enableCalls(): number; enabled(): boolean }> {
   let calls = 0;
   const server = createServer((req, res) => {
@@ -132,7 +132,7 @@ export async function startStandby(port = 8091, host = '127.0.0.1', onEnable?: (
       json(res, 200, { status: calls > 0 ? 'pass' : 'warn', serviceId: 'sample-standby', output: calls > 0 ? 'serving' : 'standing by' }, HEALTH_CONTENT_TYPE);
       return;
     }
-    json(res, 200, { side: 'secondary', enabled: calls > 0 });
+    json(res, 200, { side: 'secondary', enabled: calls > 0, enableCalls: calls });
   });
   const bound = await listen(server, port, host);
   return {
@@ -153,38 +153,99 @@ export interface ReceivedAlert {
   body: Record<string, unknown>;
 }
 
-/** Receives signed alert webhooks, rejects bad signatures, and records each delivery. */
+/** An Alertmanager webhook notification (Alertmanager's webhook format, version 4), kept as sent. */
+export interface AlertmanagerNotification extends Record<string, unknown> {
+  version: '4';
+  status: string;
+  alerts: unknown[];
+}
+
+export interface AlertSinkEvents {
+  onAlertmanager?: (notification: AlertmanagerNotification) => void;
+  /** A delivery refused: a bad signature (401) or a body that is not what the path expects (400). */
+  onRejected?: (path: string, status: number, reason: string) => void;
+}
+
+export interface AlertSink extends RunningServer {
+  /** Signed Vigil alerts, in the order they arrived. */
+  alerts: ReceivedAlert[];
+  /** Alertmanager notifications (`POST /alertmanager`), in the order they arrived. */
+  alertmanager: AlertmanagerNotification[];
+  rejected(): number;
+}
+
+/** What `GET /received` answers: every delivery so far, alerts without their raw body. */
+export function receivedSummary(sink: Pick<AlertSink, 'alerts' | 'alertmanager'>): { alerts: Omit<ReceivedAlert, 'body'>[]; alertmanager: AlertmanagerNotification[] } {
+  return { alerts: sink.alerts.map(({ body: _body, ...alert }) => alert), alertmanager: sink.alertmanager };
+}
+
+function parseObject(body: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(body);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Receives alerts and records each delivery: signed Vigil webhooks on any POST path (`/alerts`
+ * in the configs; a bad signature is refused with 401), unsigned Alertmanager notifications on
+ * `POST /alertmanager`, and `GET /received` lists what arrived.
+ */
 export async function startAlertSink(
   secret: string,
   port = 8099,
   host = '127.0.0.1',
   onAlert?: (alert: ReceivedAlert) => void,
-): Promise<RunningServer & { alerts: ReceivedAlert[]; rejected(): number }> {
+  events: AlertSinkEvents = {},
+): Promise<AlertSink> {
   const alerts: ReceivedAlert[] = [];
+  const alertmanager: AlertmanagerNotification[] = [];
   let rejected = 0;
+  const refuse = (res: ServerResponse, path: string, status: number, error: string, message: string) => {
+    rejected += 1;
+    events.onRejected?.(path, status, message);
+    json(res, status, { error, message });
+  };
+
+  const receiveSigned = (req: IncomingMessage, res: ServerResponse, path: string, body: string) => {
+    const check = verify({ secrets: [secret], headers: req.headers, body });
+    if (!check.ok) return refuse(res, path, 401, check.reason, check.message);
+    const parsed = parseObject(body);
+    if (!parsed) return refuse(res, path, 400, 'bad-body', `${path}: the body is not a JSON object`);
+    const alert: ReceivedAlert = {
+      id: check.id,
+      status: String(parsed.status),
+      severity: String(parsed.severity),
+      monitor: String(parsed.monitor),
+      summary: String(parsed.summary),
+      dedupKey: String(parsed.dedupKey),
+      body: parsed,
+    };
+    alerts.push(alert);
+    onAlert?.(alert);
+    json(res, 200, { received: true });
+  };
+
+  const receiveAlertmanager = (res: ServerResponse, path: string, body: string) => {
+    const parsed = parseObject(body);
+    if (!parsed) return refuse(res, path, 400, 'bad-body', `${path}: the body is not a JSON object`);
+    if (parsed.version !== '4' || !Array.isArray(parsed.alerts) || typeof parsed.status !== 'string') {
+      return refuse(res, path, 400, 'bad-body', `${path}: expected an Alertmanager webhook notification (version "4", status, alerts[]), got version ${JSON.stringify(parsed.version)}`);
+    }
+    const notification = parsed as AlertmanagerNotification;
+    alertmanager.push(notification);
+    events.onAlertmanager?.(notification);
+    json(res, 200, { received: true });
+  };
+
   const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (req.method === 'GET' && path === '/received') return json(res, 200, receivedSummary({ alerts, alertmanager }));
     if (req.method !== 'POST') return json(res, 405, { error: 'method-not-allowed' });
     readBody(req).then(
-      (body) => {
-        const check = verify({ secrets: [secret], headers: req.headers, body });
-        if (!check.ok) {
-          rejected += 1;
-          return json(res, 401, { error: check.reason, message: check.message });
-        }
-        const parsed = JSON.parse(body) as Record<string, unknown>;
-        const alert: ReceivedAlert = {
-          id: check.id,
-          status: String(parsed.status),
-          severity: String(parsed.severity),
-          monitor: String(parsed.monitor),
-          summary: String(parsed.summary),
-          dedupKey: String(parsed.dedupKey),
-          body: parsed,
-        };
-        alerts.push(alert);
-        onAlert?.(alert);
-        json(res, 200, { received: true });
-      },
+      (body) => (path === '/alertmanager' ? receiveAlertmanager(res, path, body) : receiveSigned(req, res, path, body)),
       () => json(res, 413, { error: 'body too large' }),
     );
   });
@@ -192,7 +253,33 @@ export async function startAlertSink(
   return {
     port: bound,
     alerts,
+    alertmanager,
     rejected: () => rejected,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+const PRIMARY_MODES: readonly PrimaryMode[] = ['up', 'erroring', 'hanging', 'stopped'];
+
+/**
+ * The sample primary's control port: `POST /primary/{up|erroring|hanging|stopped}` switches its
+ * failure mode, `GET /primary` tells the current one (and answers even while the app is down).
+ */
+export async function startPrimaryControl(primary: SamplePrimary, port = 8089, host = '127.0.0.1', onMode?: (mode: PrimaryMode) => void): Promise<RunningServer> {
+  const server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/primary') return json(res, 200, { primary: primary.mode });
+    const mode = req.url?.replace(/^\/primary\//, '') as PrimaryMode | undefined;
+    if (req.method !== 'POST' || !mode || !PRIMARY_MODES.includes(mode)) {
+      return json(res, 404, { error: `use POST /primary/{${PRIMARY_MODES.join('|')}} or GET /primary` });
+    }
+    primary.setMode(mode).then(
+      () => {
+        onMode?.(mode);
+        json(res, 200, { primary: mode });
+      },
+      (err: unknown) => json(res, 500, { error: String(err) }),
+    );
+  });
+  const bound = await listen(server, port, host);
+  return { port: bound, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }

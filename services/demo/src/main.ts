@@ -5,15 +5,13 @@
  * `npm run demo:fail` / `npm run demo:recover` talk to the control port (8089).
  */
 import { mkdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { resolve } from 'node:path';
 import PinoPretty from 'pino-pretty';
-import type { PrimaryMode } from './apps.js';
+import { startPrimaryControl } from './apps.js';
 import { DEFAULT_SETTINGS } from './configs.js';
 import { startSystem, type System } from './system.js';
 
 export const CONTROL_PORT = 8089;
-const MODES: PrimaryMode[] = ['up', 'erroring', 'hanging', 'stopped'];
 
 const keepState = process.argv.includes('--keep-state');
 const dataDir = resolve('.vigil-data/demo');
@@ -44,21 +42,7 @@ async function main(): Promise<void> {
   const { ports } = system.settings;
   say('demo', `sample primary on :${ports.primary}, sample standby on :${ports.standby}, alert sink on :${ports.sink}; configs in ${dataDir}`);
 
-  const control = createServer((req, res) => {
-    const mode = req.url?.replace(/^\/primary\//, '') as PrimaryMode | undefined;
-    if (req.method !== 'POST' || !mode || !MODES.includes(mode)) {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'use POST /primary/{up|erroring|hanging|stopped}' }));
-      return;
-    }
-    system.primary.setMode(mode).then(
-      () => {
-        say('demo', `sample primary is now ${mode}`);
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ primary: mode }));
-      },
-      (err: unknown) => res.writeHead(500).end(String(err)),
-    );
-  });
-  await new Promise<void>((ok) => control.listen(CONTROL_PORT, '127.0.0.1', ok));
+  const control = await startPrimaryControl(system.primary, CONTROL_PORT, '127.0.0.1', (mode) => say('demo', `sample primary is now ${mode}`));
 
   say('demo', 'running. In another terminal:');
   say('demo', '  npm run demo:fail      # the primary stops (try: npm run demo:fail -- hanging)');
@@ -71,7 +55,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     await system.stop('SIGTERM');
-    await new Promise((ok) => control.close(ok));
+    await control.close();
     process.exit(code);
   };
   for (const service of Object.values(system.services)) {
