@@ -1,15 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRegistry, createLogger, parseConfigValue } from '@vigil/core';
-import { freePort, waitFor } from '@vigil/demo';
+import { waitFor } from '@vigil/demo';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlertingConfig, createAlerting, type Alert, type Alerting } from '../packages/alerting/src/index.js';
 import { findBinary } from '../packages/core/src/test-support/components.js';
+import { startAlertmanager, WebhookRecorder, type Component } from './support/components.js';
 
 /**
  * Alerts sent through the alerting package reach two real Alertmanagers (not clustered, each sent
@@ -18,50 +15,8 @@ import { findBinary } from '../packages/core/src/test-support/components.js';
 
 const binary = findBinary('prometheus-alertmanager', 'prometheus-alertmanager');
 
-/** One notification an Alertmanager's webhook receiver got (Alertmanager's webhook format, version 4). */
-interface AmNotification {
-  from: string;
-  status: 'firing' | 'resolved';
-  alerts: { status: string; labels: Record<string, string>; annotations: Record<string, string>; startsAt: string; endsAt: string }[];
-}
-
-class WebhookRecorder {
-  readonly received: AmNotification[] = [];
-  private readonly server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Omit<AmNotification, 'from'>;
-      this.received.push({ ...body, from: (req.url ?? '').slice(1) });
-      res.writeHead(200).end();
-    });
-  });
-
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
-
-interface RunningAlertmanager {
-  url: string;
-  process: ChildProcess;
-  output: string[];
-}
-
-async function startAlertmanager(path: string, dir: string, name: string, webhookUrl: string): Promise<RunningAlertmanager> {
-  const home = join(dir, name);
-  mkdirSync(join(home, 'data'), { recursive: true });
-  const config = join(home, 'alertmanager.yml');
-  // Short group timings so the test sees notifications within seconds.
-  writeFileSync(
-    config,
-    `route:
+// Short group timings so the test sees notifications within seconds.
+const recorderConfig = (webhookUrl: string) => `route:
   receiver: recorder
   group_by: [alertname, monitor]
   group_wait: 1s
@@ -70,53 +25,25 @@ async function startAlertmanager(path: string, dir: string, name: string, webhoo
 receivers:
   - name: recorder
     webhook_configs:
-      - url: ${webhookUrl}/${name}
+      - url: ${webhookUrl}
         send_resolved: true
-`,
-  );
-  const port = await freePort();
-  const child = spawn(
-    path,
-    [`--config.file=${config}`, `--storage.path=${join(home, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address=', '--log.level=warn'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const output: string[] = [];
-  for (const stream of [child.stdout, child.stderr]) stream.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(
-    `Alertmanager ${name} to be ready`,
-    async () => {
-      if (child.exitCode !== null) throw new Error(`Alertmanager exited: ${output.join('')}`);
-      return (await fetch(`${url}/-/ready`)).ok || undefined;
-    },
-    30_000,
-    100,
-  );
-  return { url, process: child, output };
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  await exited;
-}
+`;
 
 describe.skipIf(!binary)('real Alertmanager', () => {
   const recorder = new WebhookRecorder();
-  const managers: RunningAlertmanager[] = [];
+  const managers: Component[] = [];
   let dir = '';
   let alerting: Alerting | undefined;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'vigil-alertmanager-'));
     const webhookUrl = await recorder.start();
-    managers.push(...(await Promise.all(['am0', 'am1'].map((name) => startAlertmanager(binary!, dir, name, webhookUrl)))));
+    managers.push(...(await Promise.all(['am0', 'am1'].map((name) => startAlertmanager(binary!, dir, name, recorderConfig(`${webhookUrl}/${name}`))))));
   });
 
   afterAll(async () => {
     await alerting?.close();
-    await Promise.all(managers.map((m) => stop(m.process)));
+    await Promise.all(managers.map((m) => m.stop()));
     await recorder.stop();
     rmSync(dir, { recursive: true, force: true });
   });
