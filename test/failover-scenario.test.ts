@@ -28,13 +28,10 @@ describe('failover scenario on processes', () => {
 // processes above on every machine; this run adds the images, their HEALTHCHECKs and the
 // compose configs wherever Docker or Podman is available.
 const runtime = await findContainerRuntime();
+if (!runtime.found) console.warn(`skipped: no container runtime found (${runtime.reason}): the container run of this scenario needs Docker or Podman`);
 describe('failover scenario on containers', () => {
-  if (!runtime.found) {
-    console.warn(`skipped: no container runtime found (${runtime.reason}): the container run of this scenario needs Docker or Podman`);
-    it.skip('primary stopped: one activation, one firing and one resolved alert (needs Docker or Podman)', () => undefined);
-    return;
-  }
-  it(`primary stopped: one activation, one firing and one resolved alert (${runtime.description})`, async () => {
+  const where = runtime.found ? runtime.description : 'needs Docker or Podman';
+  it.skipIf(!runtime.found)(`primary stopped: one activation, one firing and one resolved alert (${where})`, async () => {
     deployment = await startContainers();
     await failoverScenario(deployment, 'stopped');
   }, 15 * 60_000);
