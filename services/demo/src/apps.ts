@@ -167,9 +167,9 @@ export interface AlertSinkEvents {
 }
 
 export interface AlertSink extends RunningServer {
-  /** Signed Vigil alerts, in the order they arrived. */
+  /** Signed Vigil alerts, in the order they arrived (the latest 1,000). */
   alerts: ReceivedAlert[];
-  /** Alertmanager notifications (`POST /alertmanager`), in the order they arrived. */
+  /** Alertmanager notifications (`POST /alertmanager`), in the order they arrived (the latest 1,000). */
   alertmanager: AlertmanagerNotification[];
   rejected(): number;
 }
@@ -177,6 +177,14 @@ export interface AlertSink extends RunningServer {
 /** What `GET /received` answers: every delivery so far, alerts without their raw body. */
 export function receivedSummary(sink: Pick<AlertSink, 'alerts' | 'alertmanager'>): { alerts: Omit<ReceivedAlert, 'body'>[]; alertmanager: AlertmanagerNotification[] } {
   return { alerts: sink.alerts.map(({ body: _body, ...alert }) => alert), alertmanager: sink.alertmanager };
+}
+
+/** The sink runs for days in the Compose demo (a heartbeat arrives every minute): keep the latest only. */
+const KEEP_RECEIVED = 1_000;
+
+function remember<T>(list: T[], item: T): void {
+  list.push(item);
+  if (list.length > KEEP_RECEIVED) list.splice(0, list.length - KEEP_RECEIVED);
 }
 
 function parseObject(body: string): Record<string, unknown> | undefined {
@@ -223,7 +231,7 @@ export async function startAlertSink(
       dedupKey: String(parsed.dedupKey),
       body: parsed,
     };
-    alerts.push(alert);
+    remember(alerts, alert);
     onAlert?.(alert);
     json(res, 200, { received: true });
   };
@@ -235,7 +243,7 @@ export async function startAlertSink(
       return refuse(res, path, 400, 'bad-body', `${path}: expected an Alertmanager webhook notification (version "4", status, alerts[]), got version ${JSON.stringify(parsed.version)}`);
     }
     const notification = parsed as AlertmanagerNotification;
-    alertmanager.push(notification);
+    remember(alertmanager, notification);
     events.onAlertmanager?.(notification);
     json(res, 200, { received: true });
   };
