@@ -441,25 +441,27 @@ describe('image runtime layout', () => {
     }
   });
 
-  /** What each image is started with: a config (the services) or the sample role's env (demo). */
-  async function launchSettings(image: ImageCase, layout: Layout): Promise<{ env: Record<string, string | undefined>; port: number }> {
+  /**
+   * How each image is started: its final stage, laid-out files, the command line of its
+   * ENTRYPOINT + CMD, and a config (the services) or the sample role's env (demo).
+   */
+  async function launchOf(image: ImageCase): Promise<{ stage: ReturnType<typeof finalStage>; layout: Layout; env: Record<string, string | undefined>; argv: string[] }> {
     const file = fileOf(image);
+    const stage = finalStage(file);
+    const layout = layouts.get(image.service)!;
+    const argv = commandLine([...lastOf(stage, 'ENTRYPOINT')!.exec!, ...lastOf(stage, 'CMD')!.exec!]);
     const env: Record<string, string | undefined> = { PATH: process.env.PATH, ...imageEnv(file, layout.root) };
     const port = await freePort();
-    if (image.service === 'demo') return { env: { ...env, VIGIL_SAMPLE_ROLE: 'primary', CONTROL_PORT: String(port), PORT: String(await freePort()) }, port };
+    if (image.service === 'demo') return { stage, layout, argv, env: { ...env, VIGIL_SAMPLE_ROLE: 'primary', CONTROL_PORT: String(port), PORT: String(await freePort()) } };
     const dataDir = join(layout.root, 'var/lib/vigil');
     // As in a container: listen on every interface, state in the volume.
     writeFileSync(env.VIGIL_CONFIG!, `server: { host: 0.0.0.0, port: ${port} }\n${image.service === 'health-check' ? '' : `dataDir: ${dataDir}\n`}`);
-    return { env, port };
+    return { stage, layout, argv, env };
   }
 
   describe.each(IMAGES)('vigil/$service', (image) => {
     it('starts from the image\'s files alone, turns healthy within the start period, and stops on SIGTERM with exit 0', async () => {
-      const file = fileOf(image);
-      const stage = finalStage(file);
-      const layout = layouts.get(image.service)!;
-      const { env } = await launchSettings(image, layout);
-      const argv = commandLine([...lastOf(stage, 'ENTRYPOINT')!.exec!, ...lastOf(stage, 'CMD')!.exec!]);
+      const { stage, layout, env, argv } = await launchOf(image);
       const service = startProcess(argv, { cwd: layout.workdir, env });
       try {
         const healthcheck = healthcheckOf(lastOf(stage, 'HEALTHCHECK')!) as Healthcheck;
@@ -491,11 +493,7 @@ describe('image runtime layout', () => {
     });
 
     it('does not start when any COPY of code or dependencies is left out (so the check above can fail)', async () => {
-      const file = fileOf(image);
-      const stage = finalStage(file);
-      const layout = layouts.get(image.service)!;
-      const { env } = await launchSettings(image, layout);
-      const argv = commandLine([...lastOf(stage, 'ENTRYPOINT')!.exec!, ...lastOf(stage, 'CMD')!.exec!]);
+      const { layout, env, argv } = await launchOf(image);
       const code = layout.copies.filter(({ targets }) => targets.some((t) => /\/(dist|node_modules)$/.test(t)));
       expect(code.length, 'COPYs of code: each workspace\'s dist, the service\'s, node_modules').toBe(image.workspaces.length + 2);
       for (const { copy, targets } of code) {
