@@ -23,6 +23,8 @@ export interface CheckResult {
   output?: string;
   /** Set by the runner when the check did not finish within its timeout or its caller's deadline. */
   timedOut?: boolean;
+  /** Set by a hedged run (see hedge.ts): how many attempts the check took. */
+  attempts?: number;
   /** Set by HTTP checks: the response status code, when a response arrived. */
   httpStatus?: number;
   /** Set by HTTP checks: the phases that were measured. */

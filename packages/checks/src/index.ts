@@ -10,5 +10,6 @@ export { ProcessCheckConfig, processCheck } from './process.js';
 export { Thresholds, applyThresholds, thresholdProblems, thresholdStatus } from './thresholds.js';
 export { maskSecrets, secretsOf } from './secrets.js';
 export { runCheck } from './runner.js';
+export { PROBE_DEFAULTS, answeredByTarget, runHedged, type Attempt, type HedgePolicy } from './hedge.js';
 export { abortText, errorText, fail, pass, warn } from './outcome.js';
 export { earliestExpiry } from './http-connection.js';
