@@ -15,7 +15,8 @@ export interface DemoSettings {
 export const DEFAULT_SETTINGS: Omit<DemoSettings, 'dataDir'> = {
   ports: { primary: 8090, standby: 8091, sink: 8099, healthCheck: 8081, watchdog: 8082, activation: 8083 },
   interval: '2s',
-  timeout: '1s',
+  // The watchdog's default probe timeout (room for a retransmitted SYN; README, "Detection under loss").
+  timeout: '1900ms',
   failureThreshold: 3,
   successThreshold: 2,
 };

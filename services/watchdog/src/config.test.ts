@@ -8,6 +8,8 @@ const monitor = { name: 'primary', url: 'http://127.0.0.1:8081/health', interval
 const DAY = 86_400_000;
 /** What a monitor written before probe kinds decodes to besides its own fields: an http probe, GET, 2xx. */
 const HTTP_DEFAULTS = { kind: 'http', method: 'GET', expectStatus: ['2xx'], certificateExpiryWarning: 14 * DAY };
+/** How every monitor probes unless told otherwise: four attempts 250 ms apart (README, "Detection under loss"). */
+const PROBING = { attempts: 4, hedgeDelay: 250 };
 
 const problems = (raw: unknown) => collectConfigProblems(() => parseConfigValue(WatchdogConfig, raw, 'watchdog.yaml', {}));
 
@@ -52,8 +54,8 @@ monitors:
     expect(config.voter).toEqual({ id: 'watchdog-eu', secret });
     expect(config.alerts.webhooks).toEqual([{ name: 'sink', url: 'http://127.0.0.1:8099/alerts', secret, timeout: 5000 }]);
     expect(config.monitors).toEqual([
-      { ...monitor, ...HTTP_DEFAULTS, interval: 2000, timeout: 1000, failureThreshold: 3, successThreshold: 2, activate: { target: 'primary' } },
-      { ...HTTP_DEFAULTS, name: 'db', url: 'http://127.0.0.1:8081/health', cron: '*/2 * * * * *', timeout: 1000, failureThreshold: 3, successThreshold: 2 },
+      { ...monitor, ...HTTP_DEFAULTS, ...PROBING, interval: 2000, timeout: 1000, failureThreshold: 3, successThreshold: 2, activate: { target: 'primary' } },
+      { ...HTTP_DEFAULTS, ...PROBING, name: 'db', url: 'http://127.0.0.1:8081/health', cron: '*/2 * * * * *', timeout: 1900, failureThreshold: 3, successThreshold: 2 },
     ]);
   });
 
@@ -76,7 +78,7 @@ monitors:
     [
       'a worst-case detection beyond the rto',
       { activation: { budget: '2s' }, monitors: [{ ...monitor, timeout: '1s', rto: '8s' }] },
-      '(top level): monitor primary: worst-case detection and activation interval 2s × (failureThreshold 3 − 1) + timeout 1s + schedule granularity 2s + activation budget 2s = 9s exceeds rto 8s; shorten interval or timeout, lower failureThreshold or activation.budget, or raise rto',
+      '(top level): monitor primary: worst-case detection and activation interval 2s × (failureThreshold 3 − 1) + timeout 1s + schedule granularity 2s + confirmation probe 1s + activation budget 2s = 10s exceeds rto 8s; shorten interval or timeout, lower failureThreshold or activation.budget, or raise rto',
     ],
   ])('rejects %s, naming the path', (_what, raw, expected) => {
     expect(problems(raw).join('\n')).toContain(expected);
@@ -130,7 +132,7 @@ alerts:
         maintenance: [{ name: 'sunday', cron: '0 2 * * 0', duration: '1h', timezone: 'Europe/Paris', monitors: ['primary'] }],
         api: { token: 'a-long-enough-token' },
         heartbeat: { url: 'https://hc.example/ping/abc' },
-        monitors: [{ ...monitor, timeout: '1s', rto: '9s', warningThreshold: 2 }],
+        monitors: [{ ...monitor, timeout: '1s', rto: '10s', warningThreshold: 2 }],
       },
       'test',
       {},
@@ -138,7 +140,7 @@ alerts:
     expect(config.controlTargets).toEqual([{ name: 'activation', url: 'http://127.0.0.1:8083/livez', timeout: 1000 }]);
     expect(config.maintenance[0]).toMatchObject({ duration: 3_600_000, timezone: 'Europe/Paris' });
     expect(config.heartbeat).toEqual({ url: 'https://hc.example/ping/abc', timeout: 5000, minInterval: 10_000 });
-    expect(config.monitors[0]).toMatchObject({ rto: 9000, warningThreshold: 2 });
+    expect(config.monitors[0]).toMatchObject({ rto: 10_000, warningThreshold: 2 });
   });
 
   describe('probe kinds', () => {
@@ -167,7 +169,8 @@ monitors:
         headers: { authorization: 'Bearer abc' },
         expectStatus: [200, '3xx'],
         expectBody: { contains: 'ok', json: { '$.db.status': 'up' } },
-        timeout: 1000,
+        timeout: 1900,
+        ...PROBING,
       });
     });
 
@@ -184,7 +187,7 @@ monitors:
         {},
       );
       expect(config.monitors).toEqual([
-        { name: 'db', kind: 'tcp', host: 'db.internal', port: 5432, interval: 2000, timeout: 500, failureThreshold: 3, successThreshold: 2, certificateExpiryWarning: 14 * DAY },
+        { name: 'db', kind: 'tcp', host: 'db.internal', port: 5432, interval: 2000, timeout: 500, ...PROBING, failureThreshold: 3, successThreshold: 2, certificateExpiryWarning: 14 * DAY },
         {
           name: 'zone',
           kind: 'dns',
@@ -194,6 +197,7 @@ monitors:
           expect: 'fd00::1',
           interval: 2000,
           timeout: 500,
+          ...PROBING,
           failureThreshold: 3,
           successThreshold: 2,
           certificateExpiryWarning: 14 * DAY,
@@ -208,6 +212,8 @@ monitors:
       ['a bad http assertion', { name: 'p', url: 'http://h/', expectStatus: ['2xy'], ...schedule }, 'monitors[0].expectStatus[0]:'],
       ['a dns record type the check does not know', { name: 'p', kind: 'dns', host: 'h', type: 'MX', ...schedule }, 'monitors[0].type: expected one of'],
       ['a tcp timeout not shorter than the interval', { name: 'p', kind: 'tcp', host: 'h', port: 1, interval: '1s', timeout: '1s' }, 'monitors[0]: `timeout` (1s) must be shorter'],
+      ['an interval the default timeout does not fit in', { name: 'p', url: 'http://h/', interval: '1s' }, 'monitors[0]: `timeout` (1900ms) must be shorter than `interval` (1s)'],
+      ['more than ten attempts', { name: 'p', url: 'http://h/', attempts: 11, ...schedule }, 'monitors[0].attempts:'],
     ])('rejects %s, naming the path', (_name, m, expected) => {
       expect(problems({ monitors: [m] })).toEqual([expect.stringContaining(expected) as string]);
     });
@@ -234,7 +240,7 @@ monitors:
   });
 
   it('computes the worst-case detection of a cron schedule from its longest gap', () => {
-    expect(detectionBudget({ cron: '*/5 * * * * *', timeout: 1000, failureThreshold: 3 }).worstCaseMs).toBe(5000 * 2 + 1000 + 5000);
-    expect(detectionBudget({ interval: 2000, timeout: 1000, failureThreshold: 3 }, 500).worstCaseMs).toBe(7500);
+    expect(detectionBudget({ cron: '*/5 * * * * *', timeout: 1000, failureThreshold: 3 }).worstCaseMs).toBe(5000 * 2 + 1000 + 5000 + 1000);
+    expect(detectionBudget({ interval: 2000, timeout: 1000, failureThreshold: 3 }, 500).worstCaseMs).toBe(8500);
   });
 });

@@ -1,5 +1,5 @@
 import { AlertingConfigObject, alertingConfigProblems, WebhookConfig } from '@vigil/alerting';
-import { DnsCheckConfig, HttpCheckConfig, TcpCheckConfig } from '@vigil/checks';
+import { DnsCheckConfig, HttpCheckConfig, PROBE_DEFAULTS, TcpCheckConfig } from '@vigil/checks';
 import { Duration, HttpUrl, Type, WebhookSecret, formatDuration, parseDuration, repeatedKeys, type StaticDecode } from '@vigil/core';
 import type { TObject, TProperties } from 'typebox';
 import cron from 'node-cron';
@@ -61,8 +61,29 @@ const MonitorFields = {
   ),
 };
 
-/** A monitor probing with one check kind: the kind's config (its `timeout` covers connect through body) plus the monitor's fields. */
-const monitorOf = <K extends TProperties>(kind: TObject<K>) => Type.Object({ ...MonitorFields, ...kind.properties }, { additionalProperties: false });
+/**
+ * How a probe survives a lossy link (README, "Detection under loss"): its timeout leaves room for a
+ * retransmitted SYN (1 s on Linux) and its attempts run over independent connections.
+ */
+const ProbingFields = {
+  timeout: Duration({
+    default: `${PROBE_DEFAULTS.timeoutMs}ms`,
+    description: 'the whole probe, every attempt included (connect through body); shorter than the interval',
+  }),
+  attempts: Type.Integer({
+    minimum: 1,
+    maximum: 10,
+    default: PROBE_DEFAULTS.attempts,
+    description: 'requests one probe may send: the first over a kept-alive connection, each later one over a fresh connection; 1 turns hedging off',
+  }),
+  hedgeDelay: Duration({
+    default: `${PROBE_DEFAULTS.hedgeDelayMs}ms`,
+    description: 'start the next attempt when none has answered this long after the previous one started (at once when all failed)',
+  }),
+};
+
+/** A monitor probing with one check kind: the kind's config plus the monitor's fields, with the monitor's probing defaults. */
+const monitorOf = <K extends TProperties>(kind: TObject<K>) => Type.Object({ ...MonitorFields, ...kind.properties, ...ProbingFields }, { additionalProperties: false });
 
 /** A monitor written without `kind` probes with http, as before kinds existed. */
 const HttpMonitorConfig = Type.Object({ ...HttpCheckConfig.properties, kind: Type.Literal('http', { default: 'http' }) }, { additionalProperties: false });
@@ -78,12 +99,12 @@ function scheduleProblem(m: RawMonitor): string | undefined {
   if (m.warningThreshold !== undefined && m.warningThreshold >= (m.failureThreshold ?? 3)) {
     return `\`warningThreshold\` (${m.warningThreshold}) must be below \`failureThreshold\` (${m.failureThreshold ?? 3})`;
   }
-  if (m.interval === undefined || m.timeout === undefined) return undefined;
+  if (m.interval === undefined) return undefined;
   const interval = parseDuration(m.interval);
-  const timeout = parseDuration(m.timeout);
+  const timeout = parseDuration(m.timeout ?? `${PROBE_DEFAULTS.timeoutMs}ms`);
   if (interval === undefined || timeout === undefined) return undefined; // reported by the field's own pattern
   if (interval <= 0) return '`interval` must be longer than zero';
-  if (timeout >= interval) return `\`timeout\` (${m.timeout}) must be shorter than \`interval\` (${m.interval})`;
+  if (timeout >= interval) return `\`timeout\` (${m.timeout ?? `${PROBE_DEFAULTS.timeoutMs}ms`}) must be shorter than \`interval\` (${m.interval})`;
   return undefined;
 }
 
@@ -212,8 +233,9 @@ export interface DetectionBudget {
 
 /**
  * Worst case: the target fails just after a passing probe (one schedule step), then failureThreshold
- * failed probes, the last one taking its whole timeout, then the activation. A cron schedule's step
- * is the longest gap between its next runs.
+ * failed probes, the last one taking its whole timeout, then the activation service's confirmation
+ * (by default it probes the same target once more, within the same timeout), then the activation.
+ * A cron schedule's step is the longest gap between its next runs.
  */
 export function detectionBudget(
   m: { interval?: number | undefined; cron?: string | undefined; timezone?: string | undefined; timeout: number; failureThreshold: number },
@@ -221,11 +243,12 @@ export function detectionBudget(
 ): DetectionBudget {
   const intervalMs = m.interval ?? longestCronGap(m.cron ?? '* * * * * *', m.timezone);
   const granularityMs = intervalMs;
-  const worstCaseMs = intervalMs * (m.failureThreshold - 1) + m.timeout + granularityMs + activationBudgetMs;
+  const worstCaseMs = intervalMs * (m.failureThreshold - 1) + m.timeout + granularityMs + m.timeout + activationBudgetMs;
   const schedule = m.interval !== undefined ? 'interval' : 'longest cron gap';
   const text =
     `${schedule} ${formatDuration(intervalMs)} × (failureThreshold ${m.failureThreshold} − 1) + timeout ${formatDuration(m.timeout)}` +
-    ` + schedule granularity ${formatDuration(granularityMs)} + activation budget ${formatDuration(activationBudgetMs)} = ${formatDuration(worstCaseMs)}`;
+    ` + schedule granularity ${formatDuration(granularityMs)} + confirmation probe ${formatDuration(m.timeout)}` +
+    ` + activation budget ${formatDuration(activationBudgetMs)} = ${formatDuration(worstCaseMs)}`;
   return { granularityMs, intervalMs, worstCaseMs, text };
 }
 
@@ -249,7 +272,7 @@ function rtoProblems(c: Decodedish): string[] {
   return (c.monitors ?? []).flatMap((m) => {
     const ms = (v: unknown) => (typeof v === 'string' ? parseDuration(v) : undefined);
     const rto = ms(m.rto);
-    const timeout = ms(m.timeout ?? '1s');
+    const timeout = ms(m.timeout ?? `${PROBE_DEFAULTS.timeoutMs}ms`);
     const interval = ms(m.interval);
     if (rto === undefined || timeout === undefined || (interval === undefined && typeof m.cron !== 'string')) return [];
     const d = detectionBudget(

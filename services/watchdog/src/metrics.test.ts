@@ -27,3 +27,17 @@ describe('watchdog metrics', () => {
     expect(text).not.toContain('probe_ssl_earliest_cert_expiry{');
   });
 });
+
+describe('probe attempts', () => {
+  it('gives the last probe’s attempts and counts them all', async () => {
+    const registry = new Registry();
+    const metrics = new WatchdogMetrics(registry);
+    metrics.addMonitor('primary', { status: 'unknown', consecutiveFailures: 0, consecutiveSuccesses: 0 });
+    expect(await registry.metrics()).toContain('vigil_probe_attempts_total{monitor="primary"} 0');
+    metrics.observeProbe('primary', { status: 'pass', durationMs: 300, attempts: 3 }, 0);
+    metrics.observeProbe('primary', { status: 'pass', durationMs: 1 }, 0);
+    const text = await registry.metrics();
+    expect(text).toContain('probe_attempts{monitor="primary"} 1');
+    expect(text).toContain('vigil_probe_attempts_total{monitor="primary"} 4');
+  });
+});

@@ -9,6 +9,8 @@ const PROBE_RESULTS = ['pass', 'warn', 'fail'] as const;
 export class WatchdogMetrics {
   private readonly probeSuccess: Gauge<'monitor'>;
   private readonly probeDuration: Gauge<'monitor'>;
+  private readonly probeAttempts: Gauge<'monitor'>;
+  private readonly attempts: Counter<'monitor'>;
   private readonly consecutiveFailures: Gauge<'monitor'>;
   private readonly state: Gauge<'monitor' | 'state'>;
   private readonly probes: Counter<'monitor' | 'result'>;
@@ -24,6 +26,14 @@ export class WatchdogMetrics {
     // probe_success and probe_duration_seconds keep blackbox_exporter's names so existing dashboards and rules apply.
     this.probeSuccess = new Gauge({ name: 'probe_success', help: '1 when the last probe passed (pass or warn), else 0.', labelNames: ['monitor'], registers });
     this.probeDuration = new Gauge({ name: 'probe_duration_seconds', help: 'How long the last probe took.', labelNames: ['monitor'], registers });
+    // blackbox_exporter-style: the last probe's figure as probe_*, totals as a counter beside vigil_probes_total.
+    this.probeAttempts = new Gauge({ name: 'probe_attempts', help: 'Attempts the last probe took (hedged requests; 1 when the first answered).', labelNames: ['monitor'], registers });
+    this.attempts = new Counter({
+      name: 'vigil_probe_attempts_total',
+      help: 'Attempts of every probe; divided by vigil_probes_total, how often probes needed more than one.',
+      labelNames: ['monitor'],
+      registers,
+    });
     this.consecutiveFailures = new Gauge({
       name: 'vigil_monitor_consecutive_failures',
       help: 'Consecutive counted probe failures of the monitor.',
@@ -68,6 +78,7 @@ export class WatchdogMetrics {
     for (const result of PROBE_RESULTS) this.probes.inc({ monitor, result }, 0);
     for (const outcome of ACTIVATION_OUTCOMES) this.activations.inc({ monitor, outcome }, 0);
     this.skippedTicks.inc({ monitor }, 0);
+    this.attempts.inc({ monitor }, 0);
     this.observeState(monitor, state);
   }
 
@@ -75,6 +86,9 @@ export class WatchdogMetrics {
     this.probeSuccess.set({ monitor }, result.status === 'fail' ? 0 : 1);
     this.probeDuration.set({ monitor }, result.durationMs / 1000);
     this.probes.inc({ monitor, result: result.status });
+    const attempts = result.attempts ?? 1;
+    this.probeAttempts.set({ monitor }, attempts);
+    this.attempts.inc({ monitor }, attempts);
     this.lastCycle.set(finishedAtMs / 1000);
     const { phases, tlsEarliestCertExpiry } = result;
     if (phases) {

@@ -189,3 +189,70 @@ describe('http probes over the shared pool', () => {
   });
 });
 
+
+describe('hedged probes', () => {
+  /** Answers health+json pass, except on the connections listed in `stalled` (1-based, in accept order), which never get an answer. */
+  async function stallingTarget(stalled: readonly number[]) {
+    const { createServer } = await import('node:http');
+    let accepted = 0;
+    const connections = new WeakMap<object, number>();
+    const server = createServer((req, res) => {
+      if (stalled.includes(connections.get(req.socket) ?? 0)) return;
+      res.writeHead(200, { 'content-type': 'application/health+json' }).end('{"status":"pass"}');
+    });
+    server.on('connection', (socket) => connections.set(socket, ++accepted));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return {
+      url: `http://127.0.0.1:${port}/health`,
+      connections: () => accepted,
+      close: () => new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+    };
+  }
+
+  const config = (url: string, attempts: number): ProbeConfig => ({ kind: 'http', url, method: 'GET', expectStatus: ['2xx'], timeout: 1500, attempts, hedgeDelay: 100 });
+
+  it('answers through a fresh connection when the kept-alive one is stuck', async () => {
+    const target = await stallingTarget([1]);
+    const { agent } = probeAgent();
+    try {
+      const probe = createProbe(agent);
+      const result = await probe(config(target.url, 4), AbortSignal.timeout(5000));
+      expect(result).toMatchObject({ status: 'pass', attempts: 2 });
+      // Hedged at 100 ms and answered within a few ms on loopback: about 100 ms, far from the 1.5 s timeout.
+      expect(result.durationMs).toBeGreaterThanOrEqual(90);
+      expect(result.durationMs).toBeLessThan(1000);
+      expect(target.connections()).toBe(2);
+    } finally {
+      await agent.close();
+      await target.close();
+    }
+  });
+
+  it('with one attempt, waits out the stuck connection and fails', async () => {
+    const target = await stallingTarget([1]);
+    const { agent } = probeAgent();
+    try {
+      const result = await createProbe(agent)(config(target.url, 1), AbortSignal.timeout(5000));
+      expect(result).toMatchObject({ status: 'fail', output: 'timed out after 1500ms', attempts: 1 });
+      expect(target.connections()).toBe(1);
+    } finally {
+      await agent.close();
+      await target.close();
+    }
+  });
+
+  it('fails a refused target at once, every attempt refused', async () => {
+    const { agent } = probeAgent();
+    try {
+      const result = await createProbe(agent)(config(`http://127.0.0.1:${await closedPort()}/health`, 4), AbortSignal.timeout(5000));
+      expect(result).toMatchObject({ status: 'fail', attempts: 4, output: expect.stringMatching(/^4 attempts failed: .*ECONNREFUSED/) as string });
+      expect(result.durationMs).toBeLessThan(1000);
+    } finally {
+      await agent.close();
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import { TLSSocket } from 'node:tls';
-import { checks, createHttpCheck, earliestExpiry, maskSecrets, runCheck, secretsOf, type Check, type CheckConfig, type CheckResult, type HttpCheckConfig } from '@vigil/checks';
+import { checks, createHttpCheck, earliestExpiry, maskSecrets, runHedged, secretsOf, type Check, type CheckConfig, type CheckResult, type HttpCheckConfig } from '@vigil/checks';
 import { redactUrl } from '@vigil/core';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import type { MonitorConfig } from './config.js';
@@ -13,8 +13,15 @@ export const HTTP_PHASES = ['resolve', 'connect', 'tls', 'processing', 'transfer
  */
 export type ProbeResult = CheckResult;
 
-/** What a monitor probes: the config of one of the check kinds a monitor can use (`kind`, its fields, `timeout` in ms). */
-export type ProbeConfig = Extract<CheckConfig, { kind: MonitorConfig['kind'] }>;
+/** How a probe spreads its attempts over its timeout (see `runHedged`); absent: one attempt. */
+export interface ProbeHedging {
+  attempts?: number;
+  /** ms */
+  hedgeDelay?: number;
+}
+
+/** What a monitor probes: the config of one of the check kinds a monitor can use (`kind`, its fields, `timeout` in ms) and its hedging. */
+export type ProbeConfig = Extract<CheckConfig, { kind: MonitorConfig['kind'] }> & ProbeHedging;
 export type ProbeKind = ProbeConfig['kind'];
 
 /** Probes a target once. Honours `signal`; should not throw (the monitor guards against it anyway). */
@@ -43,13 +50,18 @@ export type CertificateExpiries = (url: string) => number | undefined;
 
 /**
  * The production probe: the monitor's check kind from `@vigil/checks`, run with its timeout and
- * its secrets masked in the output. HTTP probes share `dispatcher` (kept-alive connections).
+ * hedged attempts, its secrets masked in the output. The first attempt of an HTTP probe goes over
+ * `dispatcher` (kept-alive connections); later attempts open their own connection, so that they do
+ * not wait behind the first one's retransmissions.
  */
 export function createProbe(dispatcher: Dispatcher, certificates?: CertificateExpiries): Probe {
-  const kinds = { http: pooledHttp(dispatcher, certificates), tcp: checks.tcp, dns: checks.dns } satisfies ChecksByKind;
+  const first = { http: pooledHttp(dispatcher, certificates), tcp: checks.tcp, dns: checks.dns } satisfies ChecksByKind;
+  const fresh = { http: checks.http, tcp: checks.tcp, dns: checks.dns } satisfies ChecksByKind;
   return async (config, signal) => {
-    // TypeScript cannot correlate `config.kind` with the registry entry; the registry's type guarantees it.
-    const result = await runCheck(kinds[config.kind] as Check<ProbeConfig>, config, config.timeout, signal);
+    // TypeScript cannot correlate `config.kind` with the registry entries; the registries' type guarantees it.
+    const kind = (index: number) => (index === 0 ? first : fresh)[config.kind] as Check<ProbeConfig>;
+    const policy = { timeoutMs: config.timeout, attempts: config.attempts ?? 1, hedgeDelayMs: config.hedgeDelay ?? config.timeout };
+    const result = await runHedged((index, attempt) => kind(index).run(config, attempt), policy, signal);
     return result.output === undefined ? result : { ...result, output: maskSecrets(result.output, secretsOf(config)) };
   };
 }
