@@ -68,6 +68,14 @@ export const ActivationRequest = Type.Object(
         startedAt: Type.String(),
         consecutiveFailures: Type.Integer({ minimum: 1 }),
         evidence: Type.Array(ProbeEvidence, { maxItems: 50 }),
+        probe: Type.Optional(
+          Type.Record(Type.String(), Type.Unknown(), {
+            description:
+              'what the watchdog probed, so that the activation service can confirm from where it stands: a check config ' +
+              '(`kind` http, tcp or dns, its fields, `timeout` and `hedgeDelay` as durations such as "2s", `attempts`) without ' +
+              'secrets (no headers, no credentials in the URL); validated by the activation service, which ignores one it refuses',
+          }),
+        ),
       },
       { additionalProperties: false },
     ),
@@ -123,6 +131,22 @@ export type Vote = Static<typeof Vote>;
 export const ActivationMode = Type.Union([Type.Literal('auto'), Type.Literal('approval'), Type.Literal('notify-only')]);
 export type ActivationMode = Static<typeof ActivationMode>;
 
+/** What an activation's direct probe of the primary is, was or found. */
+export const PrimaryProbe = Type.Object({
+  status: Type.Union([Type.Literal('pending'), Type.Literal('pass'), Type.Literal('fail'), Type.Literal('none')], {
+    description: 'pending: not run yet; none: nothing to probe with, or it was refused (the plan goes on unconfirmed; `output` says why)',
+  }),
+  probe: Type.Optional(Type.String({ description: 'what is probed, credentials redacted, e.g. "http GET https://primary.example/health"' })),
+  source: Type.Optional(
+    Type.Union([Type.Literal('config'), Type.Literal('request')], {
+      description: 'config: pinned by the target (`holdOff.probe`, `failback.primaryHealthy.probe`); request: described by the watchdog whose request completed the quorum',
+    }),
+  ),
+  attempts: Type.Optional(Type.Integer({ minimum: 0, description: 'attempts the probe started (each on its own connection)' })),
+  output: Type.Optional(Type.String()),
+});
+export type PrimaryProbe = Static<typeof PrimaryProbe>;
+
 export const Activation = Type.Object({
   id: Type.String(),
   requestId: Type.String({ description: 'the webhook-id of the request that created it (for a failback: the operator request)' }),
@@ -146,6 +170,11 @@ export const Activation = Type.Object({
   dataLoss: Type.Optional(
     Type.Object({ lagMs: Type.Optional(Type.Number()), maxMs: Type.Number(), exceeded: Type.Boolean(), output: Type.Optional(Type.String()) }),
   ),
+  /**
+   * The direct probe of the primary: the confirmation of a failover (or why there was none), or
+   * the guard of a failback. What was probed never shows credentials.
+   */
+  confirmation: Type.Optional(PrimaryProbe),
   /** Why it ended as it did (cancelled, failed, interrupted). */
   reason: Type.Optional(Type.String()),
 });

@@ -1,9 +1,20 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { runConfiguredCheck } from '@vigil/checks';
-import type { Activation, ActivationRequest, ActiveSide, Logger, StepRecord, Vote } from '@vigil/core';
+import type { Activation, ActivationRequest, ActiveSide, Logger, PrimaryProbe, StepRecord, Vote } from '@vigil/core';
 import type { TargetConfig } from './config.js';
-import { dataAtRisk, decide, describeDataLoss, nextStage, votesWithin, type Stage } from './decide.js';
+import { describeProbe, hedgePolicy, outcomeOf, parseRequestProbe, probeHedged, type ProbeOutcome, type ProbeSpec } from './confirmation.js';
+import {
+  confirmationOf,
+  dataAtRisk,
+  decide,
+  describeDataLoss,
+  nextStage,
+  votesWithin,
+  type Confirmation,
+  type RequestedProbe,
+  type Stage,
+  type StageInput,
+} from './decide.js';
 import type { ActivationMetrics } from './metrics.js';
 import { measureLag } from './precondition.js';
 import { runPlan, type PlanResult } from './plan/runner.js';
@@ -176,7 +187,7 @@ export class Activations {
       case 'retry': {
         const activation = store.activation(decision.activationId);
         if (!activation) throw new Error(`request ${request.requestId} refers to a missing activation ${decision.activationId}`);
-        this.rememberDelivery(request, previous, signatureHash, bodyHash, now, decision.activationId);
+        this.rememberDelivery(request, previous, signatureHash, bodyHash, now, decision.activationId, previous?.probe);
         await store.save();
         return { kind: 'existing', activation };
       }
@@ -193,7 +204,9 @@ export class Activations {
         return decision;
       case 'activate': {
         const counted = [...votes.filter((v) => v.voter !== vote.voter), vote];
-        const first = initialStage(target);
+        const requested = parseRequestProbe(request.body.incident.probe);
+        const confirmation = confirmationFor(target, requested);
+        const first = initialStage(target, confirmation);
         const activation = this.claim(
           {
             requestId: request.requestId,
@@ -209,18 +222,23 @@ export class Activations {
           now,
         );
         if (first.kind === 'await-approval') activation.approval = { reason: first.reason, requestedAt: activation.createdAt };
+        const planned = plannedProbe(confirmation);
+        if (planned) activation.confirmation = planned;
         store.setVotes(name, []);
-        this.rememberDelivery(request, previous, signatureHash, bodyHash, now, activation.id);
+        // A probe that can be used is kept with the request: a restart during the hold-off confirms with it.
+        this.rememberDelivery(request, previous, signatureHash, bodyHash, now, activation.id, requested.kind === 'valid' ? request.body.incident.probe : undefined);
         await this.persistCreated(activation, {
           event: 'activation-created',
           requestId: request.requestId,
           voter: request.body.voter,
           incidentId: request.body.incident.id,
+          ...(planned && { confirmation: planned }),
         });
         this.options.logger.warn(
           { activationId: activation.id, target: name, epoch: activation.epoch, voters: decision.voters, incidentId: request.body.incident.id, status: activation.status },
           'activation started',
         );
+        if (confirmation.kind === 'none') this.options.logger.warn({ activationId: activation.id, reason: confirmation.reason }, 'the failover goes on without a direct probe of the primary');
         this.track(this.advance(activation));
         return { kind: 'created', activation };
       }
@@ -322,7 +340,7 @@ export class Activations {
   /** Durable before anything runs: after a crash the claim and its epoch are still there. */
   private async persistCreated(
     activation: Activation,
-    record: { event: 'activation-created'; requestId: string; voter: string; incidentId: string } | { event: 'failback-created'; operator: string },
+    record: { event: 'activation-created'; requestId: string; voter: string; incidentId: string; confirmation?: PrimaryProbe } | { event: 'failback-created'; operator: string },
   ): Promise<void> {
     const { store } = this.options;
     try {
@@ -334,6 +352,7 @@ export class Activations {
     this.publish(activation.target);
   }
 
+  /** Records a delivery of a request id; `probe`: the request's own, kept for the activation it created. */
   private rememberDelivery(
     request: VerifiedRequest,
     previous: RequestRecord | undefined,
@@ -341,6 +360,7 @@ export class Activations {
     bodyHash: string,
     now: number,
     activationId: string | undefined,
+    probe?: Record<string, unknown>,
   ): void {
     const { store } = this.options;
     store.forgetIdleRequests(iso(now - Math.max(IDLE_REQUEST_RETENTION_MS, 2 * this.options.toleranceMs)));
@@ -352,6 +372,7 @@ export class Activations {
       signatureHashes: [...(previous?.signatureHashes ?? []), signatureHash].slice(-SIGNATURES_PER_REQUEST),
       receivedAt: previous?.receivedAt ?? iso(now),
       ...(activationId !== undefined && { activationId }),
+      ...(probe !== undefined && { probe }),
     });
   }
 
@@ -419,29 +440,44 @@ export class Activations {
     }
   }
 
-  /** Hold-off then one direct probe (failover), or probes throughout the healthy period (failback). */
-  private async probePrimary(activation: Activation, target: TargetConfig, signal: AbortSignal): Promise<{ status: 'pass' | 'fail'; output?: string } | undefined> {
-    let result: { status: 'pass' | 'fail'; output?: string } | undefined;
-    if (kindOf(activation) === 'failover') {
-      if (!target.holdOff) return undefined;
-      if (!(await pause(target.holdOff.duration, signal))) return undefined;
-      const check = await runConfiguredCheck(target.holdOff.probe, signal);
-      result = { status: check.status === 'fail' ? 'fail' : 'pass', ...(check.output !== undefined && { output: check.output }) };
-    } else {
-      const guard = target.failback?.primaryHealthy;
-      if (!guard) return undefined;
-      const until = this.options.now() + guard.for;
-      for (;;) {
-        const check = await runConfiguredCheck(guard.probe, signal);
-        if (signal.aborted) return undefined;
-        result = { status: check.status === 'fail' ? 'fail' : 'pass', ...(check.output !== undefined && { output: check.output }) };
-        if (result.status === 'fail' || this.options.now() >= until) break;
-        if (!(await pause(Math.min(guard.interval, until - this.options.now()), signal))) return undefined;
-      }
+  /**
+   * The direct probe of the primary: after the hold-off for a failover, throughout the healthy
+   * period for a failback. Recorded in the activation and the audit log; undefined when there is
+   * none, or when the wait was cancelled.
+   */
+  private async probePrimary(activation: Activation, target: TargetConfig, signal: AbortSignal): Promise<StageInput['primary']> {
+    const outcome = kindOf(activation) === 'failover' ? await this.confirmFailover(activation, target, signal) : await this.watchPrimary(target, signal);
+    if (!outcome || signal.aborted) return undefined;
+    activation.confirmation = outcome;
+    await Promise.all([
+      this.options.store.save(),
+      this.options.store.appendAudit({ ...this.auditBase(activation, iso(this.options.now())), event: 'primary-probed', ...outcome }),
+    ]);
+    return { status: outcome.status, probe: outcome.probe, ...(outcome.output !== undefined && { output: outcome.output }) };
+  }
+
+  /** Waits the hold-off, then probes the primary once (hedged). Without a probe there is nothing to do: that was recorded at creation. */
+  private async confirmFailover(activation: Activation, target: TargetConfig, signal: AbortSignal): Promise<ProbeOutcome | undefined> {
+    const confirmation = confirmationFor(target, parseRequestProbe(this.options.store.request(activation.requestId)?.probe));
+    if (confirmation.kind !== 'probe') return undefined;
+    if (!(await pause(target.holdOff.duration, signal))) return undefined;
+    const { probe, source } = confirmation;
+    const result = await probeHedged(probe.check, hedgePolicy(probe, target.holdOff), signal);
+    return outcomeOf(result, probe.check, source);
+  }
+
+  /** Probes the primary every interval of the healthy period, until one probe fails or the period is over. */
+  private async watchPrimary(target: TargetConfig, signal: AbortSignal): Promise<ProbeOutcome | undefined> {
+    const guard = target.failback?.primaryHealthy;
+    if (!guard) return undefined;
+    const policy = hedgePolicy({ check: guard.probe });
+    const until = this.options.now() + guard.for;
+    for (;;) {
+      const outcome = outcomeOf(await probeHedged(guard.probe, policy, signal), guard.probe, 'config');
+      if (signal.aborted) return undefined;
+      if (outcome.status === 'fail' || this.options.now() >= until) return outcome;
+      if (!(await pause(Math.min(guard.interval, until - this.options.now()), signal))) return undefined;
     }
-    if (signal.aborted) return undefined;
-    await this.options.store.appendAudit({ ...this.auditBase(activation, iso(this.options.now())), event: 'primary-probed', ...result });
-    return result;
   }
 
   private async checkDataLoss(activation: Activation, target: TargetConfig): Promise<{ lagMs?: number; maxMs: number }> {
@@ -592,12 +628,31 @@ export class Activations {
 }
 
 /**
- * Where a new failover starts, so that its 202 already says so: `holding-off` while a hold-off
- * or the data-loss guard has to be checked first (notify-only passes through it to `notified`).
+ * Where a new failover starts, so that its 202 already says so: `holding-off` while the primary
+ * is to be probed or the data-loss guard checked first (notify-only passes through it to
+ * `notified`); otherwise straight to its stage, as when there is nothing to confirm with.
  */
-function initialStage(target: TargetConfig): Stage | { kind: 'check' } {
-  if (target.holdOff !== undefined || target.dataLoss !== undefined) return { kind: 'check' };
+function initialStage(target: TargetConfig, confirmation: Confirmation<unknown>): Stage | { kind: 'check' } {
+  if (confirmation.kind === 'probe' || target.dataLoss !== undefined) return { kind: 'check' };
   return nextStage({ kind: 'failover', mode: target.mode, approved: false });
+}
+
+/** How a target confirms a failover, given the probe the request that completed the quorum described. */
+function confirmationFor(target: TargetConfig, requested: RequestedProbe<ProbeSpec>): Confirmation<ProbeSpec> {
+  const { enabled, probe } = target.holdOff;
+  return confirmationOf({ enabled, ...(probe && { probe: { check: probe } }) }, requested);
+}
+
+/** What a new activation records about its confirmation: what will be probed, or why nothing will. */
+function plannedProbe(confirmation: Confirmation<ProbeSpec>): PrimaryProbe | undefined {
+  switch (confirmation.kind) {
+    case 'off':
+      return undefined;
+    case 'none':
+      return { status: 'none', output: confirmation.reason };
+    case 'probe':
+      return { status: 'pending', probe: describeProbe(confirmation.probe.check), source: confirmation.source };
+  }
 }
 
 /** Waits `ms`; false when `signal` aborted first. */

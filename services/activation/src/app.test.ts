@@ -220,6 +220,40 @@ describe('POST /v1/activations', () => {
     const notJson = await post(app, '{"target":');
     expect(notJson.statusCode).toBe(400);
     expect(notJson.json()).toMatchObject({ error: 'invalid-json' });
+
+    // The probe a request describes is checked further by the hold-off, but it must be an object.
+    const probeNotObject = await post(app, { ...activationRequest(), incident: { ...activationRequest().incident, probe: 'http://primary.example/health' } });
+    expect(probeNotObject.statusCode).toBe(400);
+    expect(probeNotObject.json<ErrorBody>().message).toContain('incident.probe');
+  });
+
+  it('probes with what a request describes, and never serves nor logs the secrets it carries', async () => {
+    const app = await startWith();
+    const url = new URL(endpoint!.url);
+    const probe = {
+      kind: 'http',
+      url: `http://vigil:hunter2@${url.host}/health?token=t0k3n-in-query`,
+      headers: { authorization: 'Bearer probe-header-secret' },
+      timeout: '3s',
+    };
+    const created = (await post(app, { ...activationRequest(), incident: { ...activationRequest().incident, probe } })).json<Activation>();
+    expect(created.confirmation).toEqual({ status: 'pending', probe: `http GET http://vigil:REDACTED@${url.host}/health?token=REDACTED`, source: 'request' });
+    const done = await vi.waitFor(
+      async () => {
+        const activation = (await app.inject({ url: `/v1/activations/${created.id}` })).json<Activation>();
+        if (activation.status !== 'cancelled') throw new Error(activation.status);
+        return activation;
+      },
+      { timeout: 5_000, interval: 20 },
+    );
+    // The probe went out as described (the fake standby answers 200: the primary "answered"): the failover is cancelled.
+    expect(endpoint!.calls[0]!.headers.authorization).toBe('Bearer probe-header-secret');
+    const served = JSON.stringify([done, (await app.inject({ url: `/v1/activations/${created.id}/audit` })).json(), (await app.inject({ url: '/v1/activations' })).json()]);
+    const logged = log.lines.join('');
+    for (const secret of ['hunter2', 'probe-header-secret', 't0k3n-in-query']) {
+      expect(served).not.toContain(secret);
+      expect(logged).not.toContain(secret);
+    }
   });
 
   it('never logs secrets or signatures', async () => {

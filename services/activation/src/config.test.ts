@@ -36,7 +36,22 @@ describe('ActivationConfig', () => {
     });
     // Without quorum or mode a target behaves as before: one vote, run at once.
     expect(config.targets[0]).toMatchObject({ quorum: { votes: 1, window: 300_000 }, mode: 'auto' });
-    expect(config.targets[0]!.holdOff).toBeUndefined();
+    // The direct probe of the primary is on by default, at once, with the probe the request describes.
+    expect(config.targets[0]!.holdOff).toEqual({ enabled: true, duration: 0 });
+  });
+
+  it('reads a hold-off: turned off, or pinned to a probe with its own hedging', () => {
+    const target = (holdOff: unknown) => ({ targets: [{ name: 'primary', holdOff, plan: [step()] }] });
+    expect(parse(target({ enabled: false })).targets[0]!.holdOff).toEqual({ enabled: false, duration: 0 });
+    expect(
+      parse(target({ duration: '30s', probe: { kind: 'tcp', host: 'primary.example', port: 5432, timeout: '2s' }, attempts: 3, hedgeDelay: '400ms' })).targets[0]!.holdOff,
+    ).toEqual({ enabled: true, duration: 30_000, probe: { kind: 'tcp', host: 'primary.example', port: 5432, timeout: 2_000 }, attempts: 3, hedgeDelay: 400 });
+    expect(problemsOf(target({ attempts: 11 }))).toEqual([expect.stringMatching(/^targets\[0\]\.holdOff\.attempts: /)]);
+    expect(problemsOf(target({ hedgeDelay: 'soon' }))).toEqual([expect.stringMatching(/^targets\[0\]\.holdOff\.hedgeDelay: expected a duration/)]);
+    expect(problemsOf(target(false))).toEqual([expect.stringMatching(/^targets\[0\]\.holdOff: /)]);
+    expect(problemsOf(target({ probe: { kind: 'http', url: 'http://primary.example/health', thresholds: { warn: 500, fail: 100 } } }))).toEqual([
+      'targets[0].holdOff.probe.thresholds: warn 500 must be at most fail 100 (a responseTime gets worse as it gets higher)',
+    ]);
   });
 
   it('gives each step kind its own defaults: fence and notify are best effort', () => {

@@ -1,7 +1,7 @@
 import Type, { type StaticDecode } from 'typebox';
 import { WebhookConfig } from '@vigil/alerting';
-import { CheckConfig } from '@vigil/checks';
-import { ActivationMode, ConfigError, Duration, HttpUrl, WebhookSecret, formatPath, isValidSecret, repeatedKeys } from '@vigil/core';
+import { CheckConfig, PROBE_DEFAULTS, checkConfigProblems } from '@vigil/checks';
+import { ActivationMode, ConfigError, Duration, HttpUrl, WebhookSecret, formatDuration, formatPath, isValidSecret, repeatedKeys } from '@vigil/core';
 import { PlanStep, stepKindOf } from './plan/steps/index.js';
 
 export const DEFAULT_PORT = 8083;
@@ -50,6 +50,33 @@ const PostgresLagSource = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * The second opinion before an irreversible failover: once the quorum is reached, wait
+ * `duration`, then probe the primary directly from here; if it passes, the failover is cancelled.
+ * On by default, with the probe the watchdog described in the request that completed the quorum.
+ */
+const HoldOff = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true, description: 'false: no direct probe, the plan runs as soon as the other gates allow' }),
+    duration: Duration({ default: '0s', description: 'wait this long after the quorum, then probe the primary directly' }),
+    // Pins what is probed (any check kind, with its secrets); absent: the probe the request describes (http, tcp or dns only).
+    probe: Type.Optional(CheckConfig),
+    attempts: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 10,
+        description: `attempts of the probe, each on its own connection; default: the request's, else ${PROBE_DEFAULTS.attempts}`,
+      }),
+    ),
+    hedgeDelay: Type.Optional(
+      Duration({
+        description: `start the next attempt when none has answered this long after the previous one started; default: the request's, else ${formatDuration(PROBE_DEFAULTS.hedgeDelayMs)}`,
+      }),
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 const Plan = Type.Array(PlanStep, { minItems: 1, description: 'steps run in order; a failing step aborts the plan unless `onFailure: continue`' });
 
 /** A primary/standby pair, how to decide to fail over, and the plans that move traffic. */
@@ -67,15 +94,7 @@ export const Target = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     mode: Type.Union(ActivationMode.anyOf, { default: 'auto', description: 'auto: run the plan; approval: page and wait for an operator; notify-only: page, never run' }),
-    holdOff: Type.Optional(
-      Type.Object(
-        {
-          duration: Duration({ description: 'wait this long after the quorum, then probe the primary directly' }),
-          probe: CheckConfig,
-        },
-        { additionalProperties: false },
-      ),
-    ),
+    holdOff: HoldOff,
     dataLoss: Type.Optional(Type.Union([HttpLagSource, PostgresLagSource], { description: 'the data-loss guard: where the standby\'s replication lag is measured' })),
     plan: Plan,
     failback: Type.Optional(
@@ -169,6 +188,7 @@ export function configProblems(config: ConfigShape): string[] {
   config.targets.forEach((target, t) => {
     problems.push(...planProblems(target.plan, ['targets', t, 'plan']));
     if (target.failback) problems.push(...planProblems(target.failback.plan, ['targets', t, 'failback', 'plan']));
+    if (target.holdOff.probe) problems.push(...checkConfigProblems(target.holdOff.probe).map((p) => `${formatPath(['targets', t, 'holdOff', 'probe'])}.${p}`));
     if (target.quorum.votes > config.voters.length && config.voters.length > 0) {
       problems.push(`${formatPath(['targets', t, 'quorum', 'votes'])}: ${target.quorum.votes} votes can never be reached by ${config.voters.length} voter(s)`);
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Vote } from '@vigil/core';
-import { decide, nextStage, type DecisionInput, type StageInput } from './decide.js';
+import { confirmationOf, decide, nextStage, type DecisionInput, type RequestedProbe, type StageInput } from './decide.js';
 import type { RequestRecord, TargetState } from './store.js';
 
 const free: TargetState = { active: 'primary', epoch: 3 };
@@ -81,6 +81,7 @@ describe('nextStage', () => {
     ['notify-only never runs', { mode: 'notify-only' }, 'notify-only', 'notify-only'],
     ['notify-only even when approved', { mode: 'notify-only', approved: true }, 'notify-only'],
     ['a recovered primary cancels after the hold-off', { primary: { status: 'pass', output: 'HTTP 200' } }, 'cancel', 'HTTP 200'],
+    ['the cancel says what answered', { primary: { status: 'pass', probe: 'http GET http://primary/health', output: 'HTTP 200' } }, 'cancel', '(http GET http://primary/health: HTTP 200)'],
     ['a recovered primary cancels even in approval mode', { mode: 'approval', primary: { status: 'pass' } }, 'cancel'],
     ['a primary still down goes on', { primary: { status: 'fail' } }, 'run'],
     ['lag within the limit runs', { dataLoss: low }, 'run'],
@@ -95,5 +96,31 @@ describe('nextStage', () => {
     const stage = nextStage({ ...base, ...extra });
     expect(stage.kind).toBe(kind);
     if (reason !== undefined) expect('reason' in stage ? stage.reason : '').toContain(reason);
+  });
+});
+
+describe('confirmationOf', () => {
+  const on = { enabled: true };
+  const pinned = { enabled: true, probe: 'pinned' };
+  const valid: RequestedProbe<string> = { kind: 'valid', probe: 'requested' };
+  const absent: RequestedProbe<string> = { kind: 'absent' };
+  const refused: RequestedProbe<string> = { kind: 'refused', problems: ['incident.probe.kind: a request may describe an http, tcp or dns probe, not "postgres"'] };
+  it.each<[string, { enabled: boolean; probe?: string }, RequestedProbe<string>, ReturnType<typeof confirmationOf<string>>]>([
+    ['by default, the probe the request describes', on, valid, { kind: 'probe', source: 'request', probe: 'requested' }],
+    ['a pinned probe wins over the request', pinned, valid, { kind: 'probe', source: 'config', probe: 'pinned' }],
+    ['a pinned probe needs nothing from the request', pinned, refused, { kind: 'probe', source: 'config', probe: 'pinned' }],
+    ['turned off, nothing is probed', { enabled: false, probe: 'pinned' }, valid, { kind: 'off' }],
+  ])('%s', (_name, holdOff, requested, expected) => {
+    expect(confirmationOf(holdOff, requested)).toEqual(expected);
+  });
+
+  it('goes on unconfirmed, saying why, when there is nothing to probe with', () => {
+    expect(confirmationOf(on, absent)).toEqual({ kind: 'none', reason: expect.stringMatching(/^no probe to confirm with: the request describes none/) as unknown });
+  });
+
+  it('goes on unconfirmed when the probe of the request is refused, naming the path and the problem', () => {
+    const confirmation = confirmationOf(on, refused);
+    expect(confirmation.kind).toBe('none');
+    expect(confirmation.kind === 'none' && confirmation.reason).toContain('incident.probe.kind: a request may describe an http, tcp or dns probe, not "postgres"');
   });
 });

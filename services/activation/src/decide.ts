@@ -54,6 +54,37 @@ export function votesWithin(votes: readonly Vote[], now: number, windowMs: numbe
   return votes.filter((v) => now - Date.parse(v.receivedAt) <= windowMs);
 }
 
+/** What the request that completed the quorum says about its probe, once read (see confirmation.ts). */
+export type RequestedProbe<P> = { kind: 'absent' } | { kind: 'refused'; problems: readonly string[] } | { kind: 'valid'; probe: P };
+
+/** How a failover is confirmed before its plan runs. */
+export type Confirmation<P> =
+  /** Turned off (`holdOff.enabled: false`): the plan runs as soon as the other gates allow. */
+  | { kind: 'off' }
+  /** Nothing to probe with: the plan goes on unconfirmed; `reason` says why. */
+  | { kind: 'none'; reason: string }
+  /** Probe the primary directly with `probe`, pinned by the target (`config`) or described by the request. */
+  | { kind: 'probe'; source: 'config' | 'request'; probe: P };
+
+/**
+ * Which probe confirms a failover: the target's pinned one, else the one the request describes.
+ * Without either (an older watchdog, a request sent by hand), or with the request's refused, the
+ * plan goes on as it would without confirmation: a second opinion that cannot be had must not
+ * stand in the way of a failover the quorum asked for.
+ */
+export function confirmationOf<P>(holdOff: { enabled: boolean; probe?: P | undefined }, requested: RequestedProbe<P>): Confirmation<P> {
+  if (!holdOff.enabled) return { kind: 'off' };
+  if (holdOff.probe !== undefined) return { kind: 'probe', source: 'config', probe: holdOff.probe };
+  switch (requested.kind) {
+    case 'valid':
+      return { kind: 'probe', source: 'request', probe: requested.probe };
+    case 'absent':
+      return { kind: 'none', reason: 'no probe to confirm with: the request describes none (an older watchdog, or sent by hand) and holdOff.probe is not set; the plan goes on unconfirmed' };
+    case 'refused':
+      return { kind: 'none', reason: `no probe to confirm with: the request's probe was refused (${requested.problems.join('; ')}); the plan goes on unconfirmed` };
+  }
+}
+
 /** What an activation does once it holds its target (and after each fact it learns). */
 export type Stage =
   | { kind: 'cancel'; reason: string }
@@ -66,9 +97,10 @@ export interface StageInput {
   mode: ActivationMode;
   /**
    * The direct probe of the primary: after the hold-off for a failover (`pass` cancels it), or
-   * throughout the healthy period for a failback (`fail` cancels it). Absent when not configured.
+   * throughout the healthy period for a failback (`fail` cancels it); `probe` says what was probed.
+   * Absent when nothing was probed.
    */
-  primary?: { status: 'pass' | 'fail'; output?: string };
+  primary?: { status: 'pass' | 'fail'; output?: string; probe?: string };
   /** The data-loss guard: the standby's replication lag (undefined when it could not be measured). */
   dataLoss?: { lagMs?: number; maxMs: number };
   approved: boolean;
@@ -89,7 +121,8 @@ export function describeDataLoss(dataLoss: NonNullable<StageInput['dataLoss']>):
 /** The gates between holding a target and running its plan, in order; pure and table-tested. */
 export function nextStage({ kind, mode, primary, dataLoss, approved }: StageInput): Stage {
   if (kind === 'failover' && primary?.status === 'pass') {
-    return { kind: 'cancel', reason: `the primary answered the direct probe after the hold-off${primary.output ? ` (${primary.output})` : ''}` };
+    const found = [primary.probe, primary.output].filter((text) => text !== undefined && text !== '').join(': ');
+    return { kind: 'cancel', reason: `the primary answered the direct probe after the hold-off${found ? ` (${found})` : ''}` };
   }
   if (kind === 'failback' && primary?.status === 'fail') {
     return { kind: 'cancel', reason: `the primary was not healthy throughout the guard period${primary.output ? ` (${primary.output})` : ''}` };

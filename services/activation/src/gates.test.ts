@@ -1,8 +1,10 @@
+import { readFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Activation, ActiveSide } from '@vigil/core';
 import { buildApp, type ActivationApp } from './app.js';
-import { activationRequest, config, fakeEndpoint, memoryLogger, SECRET_1, SECRET_2, signed, tempDir } from './test-support/fixtures.js';
+import { activationRequest, closedPort, config, fakeEndpoint, memoryLogger, SECRET_1, SECRET_2, signed, tempDir } from './test-support/fixtures.js';
 
 const SECRET_3 = 'whsec_dGhpcmQtd2F0Y2hkb2ctc2VjcmV0LTU2Nzg=';
 const TOKEN = 'operator-token-0123456789abcdefghijklmnop';
@@ -46,7 +48,8 @@ async function setup(target: Record<string, unknown> | ((urls: Urls) => Record<s
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ lagSeconds: options.lagSeconds ?? 0 }));
   });
-  const raw = {
+  const urls = { primary: primary.url, replication: replication.url };
+  const rawConfig = (target: Record<string, unknown> | ((urls: Urls) => Record<string, unknown>)) => ({
     dataDir: dir.path,
     externalUrl: 'https://activation.example',
     voters: [
@@ -64,13 +67,21 @@ async function setup(target: Record<string, unknown> | ((urls: Urls) => Record<s
           plan: [{ name: 'disable-standby', kind: 'http', url: `${standby.url}/disable` }],
           primaryHealthy: { probe: { kind: 'http', url: `${primary.url}/health` }, for: '200ms', interval: '50ms' },
         },
-        ...(typeof target === 'function' ? target({ primary: primary.url, replication: replication.url }) : target),
+        ...(typeof target === 'function' ? target(urls) : target),
       },
     ],
-  };
-  const app = await buildApp({ config: config(raw), logger: log.logger });
+  });
+  const app = await buildApp({ config: config(rawConfig(target)), logger: log.logger });
   apps.push(app);
-  return { app, standby, sink, primary, replication };
+  /** Closes `app` and starts it again on the same state, with these target settings. */
+  const restart = async (settings: Parameters<typeof rawConfig>[0]) => {
+    await app.close();
+    apps.splice(apps.indexOf(app), 1);
+    const again = await buildApp({ config: config(rawConfig(settings)), logger: log.logger });
+    apps.push(again);
+    return again;
+  };
+  return { app, standby, sink, primary, replication, restart };
 }
 
 const incident = (id: string) => ({ ...activationRequest().incident, id });
@@ -78,6 +89,19 @@ function vote(app: ActivationApp, voter: string, secret: string, id?: string) {
   const { payload, headers } = signed(activationRequest({ voter, incident: incident(`inc-${voter}`) }), { secret, ...(id && { id }) });
   return app.inject({ method: 'POST', url: '/v1/activations', payload, headers });
 }
+/** A vote whose request describes the probe its watchdog runs (`incident.probe`). */
+function voteProbing(app: ActivationApp, probe: Record<string, unknown>, voter = 'watchdog-1', secret = SECRET_1) {
+  const { payload, headers } = signed(activationRequest({ voter, incident: { ...incident(`inc-${voter}`), probe } }), { secret });
+  return app.inject({ method: 'POST', url: '/v1/activations', payload, headers });
+}
+/**
+ * What a watchdog's http monitor sends (services/watchdog/src/monitor.ts, probeDescription). The
+ * next attempt would start only after the timeout, so that a slow machine cannot add one: the
+ * number of attempts and requests below depends on what the primary answers, not on its speed.
+ */
+const httpProbe = (url: string) => ({ kind: 'http', url, method: 'GET', expectStatus: ['2xx'], timeout: '2s', attempts: 4, hedgeDelay: '1m' });
+type AuditRecords = { records: ({ event: string } & Record<string, unknown>)[] };
+const auditOf = async (app: ActivationApp, id: string) => (await app.inject({ url: `/v1/activations/${id}/audit` })).json<AuditRecords>().records;
 const operator = (app: ActivationApp, path: string, body: unknown = {}, headers: Record<string, string> = auth) =>
   app.inject({ method: 'POST', url: path, payload: body as Record<string, unknown>, headers });
 const get = async (app: ActivationApp, id: string) => (await app.inject({ url: `/v1/activations/${id}` })).json<Activation>();
@@ -190,6 +214,144 @@ describe('hold-off', () => {
     expect(standby.calls).toHaveLength(1);
     const audit = (await app.inject({ url: `/v1/activations/${created.id}/audit` })).json<{ records: { event: string; status?: string }[] }>();
     expect(audit.records[1]).toMatchObject({ event: 'primary-probed', status: 'fail' });
+  });
+});
+
+describe('confirmation: the direct probe of the primary, on by default', () => {
+  it('probes what the request describes: a primary that answers cancels the failover', async () => {
+    const { app, standby, primary } = await setup({}, { primaryStatus: () => 200 });
+    const probe = `http GET ${primary.url}/health`;
+    const res = await voteProbing(app, httpProbe(`${primary.url}/health`));
+    expect(res.statusCode).toBe(202);
+    const created = res.json<Activation>();
+    expect(created).toMatchObject({ status: 'holding-off', confirmation: { status: 'pending', probe, source: 'request' } });
+    await waitStatus(app, created.id, 'cancelled');
+    const done = await get(app, created.id);
+    expect(done.reason).toContain(`the primary answered the direct probe after the hold-off (${probe}: `);
+    expect(done.confirmation).toMatchObject({ status: 'pass', probe, source: 'request', attempts: 1 });
+    expect(primary.calls.map((c) => c.url)).toEqual(['/health']);
+    expect(standby.calls).toHaveLength(0);
+    expect(await side(app)).toMatchObject({ active: 'primary', epoch: 1 });
+    const audit = await auditOf(app, created.id);
+    expect(audit.map((r) => r.event)).toEqual(['activation-created', 'primary-probed', 'cancelled', 'activation-finished']);
+    expect(audit[1]).toMatchObject({ status: 'pass', probe, source: 'request', attempts: 1 });
+  });
+
+  it('lets the plan run when the primary fails the probe, and records the outcome', async () => {
+    const { app, standby, primary } = await setup();
+    const created = (await voteProbing(app, httpProbe(`${primary.url}/health`))).json<Activation>();
+    await waitStatus(app, created.id, 'succeeded');
+    expect(standby.calls).toHaveLength(1);
+    // An HTTP answer is the primary's own word: no further attempt could hear another.
+    expect((await get(app, created.id)).confirmation).toMatchObject({ status: 'fail', source: 'request', attempts: 1, output: expect.stringContaining('503') as unknown });
+    expect((await auditOf(app, created.id))[1]).toMatchObject({ event: 'primary-probed', status: 'fail' });
+  });
+
+  it('fails fast on a stopped primary: every attempt refused, then the plan runs', async () => {
+    const { app, standby } = await setup({ holdOff: { attempts: 3 } });
+    const port = await closedPort();
+    const created = (await voteProbing(app, { kind: 'tcp', host: '127.0.0.1', port, timeout: '1m', hedgeDelay: '1m' })).json<Activation>();
+    // Were the attempts waiting for their hedge delay or the timeout, this would take minutes, not the 5s waitStatus allows.
+    await waitStatus(app, created.id, 'succeeded');
+    expect(standby.calls).toHaveLength(1);
+    expect((await get(app, created.id)).confirmation).toMatchObject({ status: 'fail', probe: `tcp 127.0.0.1:${port}`, attempts: 3, output: expect.stringContaining('ECONNREFUSED') as unknown });
+  });
+
+  it('confirms with the probe of the request that completed the quorum', async () => {
+    const healthy = await endpoint();
+    const { app, standby, primary } = await setup({ quorum: { votes: 2, window: '1m' } });
+    expect((await voteProbing(app, httpProbe(`${healthy.url}/health`))).json()).toMatchObject({ status: 'vote-recorded' });
+    const created = (await voteProbing(app, httpProbe(`${primary.url}/health`), 'watchdog-2', SECRET_2)).json<Activation>();
+    await waitStatus(app, created.id, 'succeeded');
+    expect(healthy.calls).toHaveLength(0);
+    expect(standby.calls).toHaveLength(1);
+  });
+
+  it('holdOff.enabled: false turns it off: the request\'s probe is not used', async () => {
+    const { app, standby, primary } = await setup({ holdOff: { enabled: false } }, { primaryStatus: () => 200 });
+    const created = (await voteProbing(app, httpProbe(`${primary.url}/health`))).json<Activation>();
+    expect(created.status).toBe('running');
+    await waitStatus(app, created.id, 'succeeded');
+    expect(primary.calls).toHaveLength(0);
+    expect(standby.calls).toHaveLength(1);
+    expect((await get(app, created.id)).confirmation).toBeUndefined();
+  });
+
+  it('a pinned holdOff.probe overrides the request\'s', async () => {
+    const healthy = await endpoint();
+    const { app, standby, primary } = await setup((urls) => ({ holdOff: { probe: { kind: 'http', url: `${urls.primary}/health` } } }));
+    const created = (await voteProbing(app, httpProbe(`${healthy.url}/health`))).json<Activation>();
+    expect(created.confirmation).toEqual({ status: 'pending', probe: `http GET ${primary.url}/health`, source: 'config' });
+    await waitStatus(app, created.id, 'succeeded');
+    expect(healthy.calls).toHaveLength(0);
+    expect(primary.calls.length).toBeGreaterThan(0);
+    expect(standby.calls).toHaveLength(1);
+  });
+
+  it('records a malformed request probe, path and problem, and runs the plan unconfirmed', async () => {
+    const { app, standby } = await setup();
+    const res = await voteProbing(app, { kind: 'http', url: 'primary.example/health', timeout: 'soon' });
+    expect(res.statusCode).toBe(202);
+    const created = res.json<Activation>();
+    // Nothing to wait for: the answer already says the plan runs.
+    expect(created.status).toBe('running');
+    await waitStatus(app, created.id, 'succeeded');
+    expect(standby.calls).toHaveLength(1);
+    const { confirmation } = await get(app, created.id);
+    expect(confirmation?.status).toBe('none');
+    expect(confirmation?.output).toMatch(/^no probe to confirm with: the request's probe was refused \(/);
+    expect(confirmation?.output).toContain('incident.probe.url: expected an http(s) URL');
+    expect(confirmation?.output).toContain('incident.probe.timeout: expected a duration');
+    const audit = await auditOf(app, created.id);
+    expect(audit.map((r) => r.event)).toEqual(['activation-created', 'step-started', 'step-finished', 'activation-finished']);
+    expect(audit[0]).toMatchObject({ confirmation: { status: 'none', output: confirmation?.output } });
+  });
+
+  it('refuses a postgres probe from a request: nothing is probed, the plan runs', async () => {
+    const { app, standby } = await setup();
+    const port = await closedPort();
+    const created = (await voteProbing(app, { kind: 'postgres', url: `postgres://vigil:hunter2@127.0.0.1:${port}/app` })).json<Activation>();
+    await waitStatus(app, created.id, 'succeeded');
+    expect(standby.calls).toHaveLength(1);
+    const done = await get(app, created.id);
+    expect(done.confirmation).toEqual({
+      status: 'none',
+      output: expect.stringContaining('incident.probe.kind: a request may describe an http, tcp or dns probe, not "postgres"') as unknown,
+    });
+    expect(JSON.stringify(await auditOf(app, created.id))).not.toContain('hunter2');
+  });
+
+  it('survives a probe nested thousands deep: refused, the plan runs, the state is saved', async () => {
+    const { app, standby } = await setup();
+    // Built as text: nested this deep, JSON.stringify itself would overflow the stack.
+    const body = activationRequest({ incident: { ...incident('inc-deep'), probe: { kind: 'http', url: 'http://primary.example/health', expectBody: { json: { '$.a': 'DEEP' } } } } });
+    const payload = JSON.stringify(body).replace('"DEEP"', `${'['.repeat(20_000)}${']'.repeat(20_000)}`);
+    const res = await app.inject({ method: 'POST', url: '/v1/activations', ...signed(payload) });
+    expect(res.statusCode).toBe(202);
+    const created = res.json<Activation>();
+    await waitStatus(app, created.id, 'succeeded');
+    expect(standby.calls).toHaveLength(1);
+    expect((await get(app, created.id)).confirmation?.output).toContain('incident.probe: nested more than 16 levels deep');
+    expect(JSON.parse(await readFile(join(dir.path, 'state.json'), 'utf8'))).toMatchObject({ activations: [{ id: created.id, status: 'succeeded' }] });
+  });
+
+  it('goes on as before, and says so, when the request describes no probe', async () => {
+    const { app, standby } = await setup();
+    const created = (await vote(app, 'watchdog-1', SECRET_1)).json<Activation>();
+    expect(created).toMatchObject({ status: 'running', confirmation: { status: 'none', output: expect.stringMatching(/^no probe to confirm with/) as unknown } });
+    await waitStatus(app, created.id, 'succeeded');
+    expect(standby.calls).toHaveLength(1);
+  });
+
+  it('confirms with the request\'s probe after a restart during the hold-off', async () => {
+    const { app, standby, primary, restart } = await setup({ holdOff: { duration: '1h' } }, { primaryStatus: () => 200 });
+    const created = (await voteProbing(app, httpProbe(`${primary.url}/health`))).json<Activation>();
+    expect(created.status).toBe('holding-off');
+    const again = await restart({ holdOff: { duration: '0s' } });
+    await waitStatus(again, created.id, 'cancelled');
+    expect((await get(again, created.id)).confirmation).toMatchObject({ status: 'pass', source: 'request' });
+    expect(primary.calls).toHaveLength(1);
+    expect(standby.calls).toHaveLength(0);
   });
 });
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import Type, { type Static } from 'typebox';
 import Value from 'typebox/value';
-import { Activation, ActiveSide, AppendLog, JsonFile, Vote, type StepRecord } from '@vigil/core';
+import { Activation, ActiveSide, AppendLog, JsonFile, Vote, type PrimaryProbe, type StepRecord } from '@vigil/core';
 
 /** Which side of a target is active, persisted so that a restart keeps the fencing epoch. */
 /**
@@ -22,6 +22,11 @@ export const RequestRecord = Type.Object({
   signatureHashes: Type.Array(Type.String()),
   receivedAt: Type.String(),
   activationId: Type.Optional(Type.String()),
+  /**
+   * The probe the request described (`incident.probe`), as received, kept for the activation it
+   * created: a restart during the hold-off confirms with it. Not served by the API.
+   */
+  probe: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
 });
 export type RequestRecord = Static<typeof RequestRecord>;
 
@@ -38,11 +43,11 @@ type StoredState = Static<typeof StoredState>;
 
 /** One line of the append-only audit log. */
 export type AuditRecord = { time: string; activationId: string; target: string; epoch: number } & (
-  | { event: 'activation-created'; requestId: string; voter: string; incidentId: string }
+  | { event: 'activation-created'; requestId: string; voter: string; incidentId: string; confirmation?: PrimaryProbe }
   | { event: 'step-started' | 'step-finished'; step: StepRecord }
   | { event: 'activation-finished'; status: Activation['status']; reason?: string }
   | { event: 'failback-created'; operator: string }
-  | { event: 'primary-probed'; status: 'pass' | 'fail'; output?: string }
+  | ({ event: 'primary-probed' } & PrimaryProbe & { status: 'pass' | 'fail' })
   | { event: 'data-loss-checked'; lagMs?: number; maxMs: number; output?: string }
   | { event: 'approval-requested'; reason: string }
   | { event: 'approved' | 'cancelled'; operator: string; comment?: string }

@@ -1,12 +1,12 @@
 import type { Alert } from '@vigil/alerting';
-import { createLogger, parseConfigValue, type ActivationRequest } from '@vigil/core';
+import { createLogger, formatDuration, parseConfigValue, type ActivationRequest } from '@vigil/core';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { ActivationResult } from './activation-client.js';
 import { WatchdogConfig } from './config.js';
 import { INITIAL_STATE, type MonitorState } from './decision.js';
 import { WatchdogMetrics } from './metrics.js';
-import { Monitor, type MonitorDeps } from './monitor.js';
+import { Monitor, probeDescription, type MonitorDeps } from './monitor.js';
 import type { ProbeResult } from './probe.js';
 
 const logger = createLogger({ service: 'test', level: 'silent' });
@@ -81,6 +81,99 @@ describe('Monitor', () => {
     expect(startedAt).toBe(evidence[1]!.time);
     // persisted at each change, the incident before its effects
     expect(saved.at(-1)).toMatchObject({ status: 'down', incident: { activationRequested: true } });
+  });
+
+  it('describes its probe in the activation request, without a header value, a CA or a URL password', async () => {
+    const secrets = ['header-secret-value', 'CA-PEM-SECRET', 'url-password-value', 'query-secret-value'];
+    const withSecrets = parseConfigValue(
+      WatchdogConfig,
+      {
+        voter: { id: 'w1', secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' },
+        monitors: [
+          {
+            name: 'primary',
+            url: 'https://probe-user:url-password-value@primary.example:8443/health?token=query-secret-value&region=eu',
+            headers: { authorization: 'Bearer header-secret-value', 'x-custom': 'header-secret-value' },
+            tls: { ca: 'CA-PEM-SECRET', serverName: 'primary.internal' },
+            expectStatus: [200, '3xx'],
+            expectBody: { json: { '$.status': 'pass' } },
+            interval: '2s',
+            timeout: '1s500ms',
+            failureThreshold: 2,
+            activate: { target: 'eu' },
+          },
+        ],
+      },
+      'test',
+      {},
+    ).monitors[0]!;
+    const hedging = withSecrets as { attempts?: number; hedgeDelay?: number };
+    const { monitor, activations } = setup({ config: withSecrets, results: [FAIL, FAIL] });
+    await cycles(monitor, 2);
+    expect(activations).toHaveLength(1);
+    const { probe } = activations[0]!.incident;
+    expect(probe).toEqual({
+      kind: 'http',
+      url: 'https://primary.example:8443/health?token=REDACTED&region=eu',
+      method: 'GET',
+      expectStatus: [200, '3xx'],
+      expectBody: { json: { '$.status': 'pass' } },
+      tls: { serverName: 'primary.internal' },
+      timeout: '1s500ms',
+      // The watchdog's own hedging, when its configuration has it (absent in older ones).
+      ...(hedging.attempts !== undefined && { attempts: hedging.attempts }),
+      ...(hedging.hedgeDelay !== undefined && { hedgeDelay: formatDuration(hedging.hedgeDelay) }),
+    });
+    const sent = JSON.stringify(activations[0]);
+    for (const secret of secrets) expect(sent).not.toContain(secret);
+  });
+
+  it('asks again without the probe description when an older activation service refuses it', async () => {
+    const { monitor, activations } = setup({
+      results: [FAIL, FAIL],
+      requestActivation: (request) => {
+        activations.push(request);
+        // What an activation service whose contract has no `incident.probe` answers.
+        return Promise.resolve(
+          request.incident.probe === undefined
+            ? { outcome: 'accepted', attempts: 1, status: 202 }
+            : { outcome: 'rejected', attempts: 1, status: 400, error: 'HTTP 400 Bad Request: {"error":"invalid-request","message":"incident.probe: is not a known field"}' },
+        );
+      },
+    });
+    await cycles(monitor, 2);
+    expect(activations.map((r) => r.incident.probe === undefined)).toEqual([false, true]);
+    expect(activations[1]).toEqual({ ...activations[0], incident: { ...activations[0]!.incident, probe: undefined } });
+    expect(monitor.current.incident).toMatchObject({ activationAnswered: true });
+  });
+
+  it('does not ask again when a refusal is about something else', async () => {
+    const { monitor, activations } = setup({
+      results: [FAIL, FAIL],
+      requestActivation: (request) => {
+        activations.push(request);
+        return Promise.resolve({ outcome: 'rejected', attempts: 1, status: 404, error: 'HTTP 404 Not Found: {"error":"unknown-target"}' });
+      },
+    });
+    await cycles(monitor, 2);
+    expect(activations).toHaveLength(1);
+  });
+
+  it('describes tcp and dns probes by their own fields', () => {
+    const monitors = parseConfigValue(
+      WatchdogConfig,
+      {
+        monitors: [
+          { name: 'db', kind: 'tcp', host: 'db.primary.example', port: 5432, interval: '5s', timeout: '2s', attempts: 3, hedgeDelay: '300ms' },
+          { name: 'zone', kind: 'dns', host: 'primary.example', type: 'AAAA', server: '10.0.0.2:53', expect: '2001:db8::1', interval: '5s', timeout: '1s' },
+        ],
+      },
+      'test',
+      {},
+    ).monitors;
+    expect(probeDescription(monitors[0]!)).toMatchObject({ kind: 'tcp', host: 'db.primary.example', port: 5432, timeout: '2s' });
+    expect(probeDescription(monitors[1]!)).toMatchObject({ kind: 'dns', host: 'primary.example', type: 'AAAA', server: '10.0.0.2:53', expect: '2001:db8::1', timeout: '1s' });
+    expect(Object.keys(probeDescription(monitors[0]!)).filter((k) => !['kind', 'host', 'port', 'timeout', 'attempts', 'hedgeDelay'].includes(k))).toEqual([]);
   });
 
   it('counts a probe that throws as a failure and keeps going', async () => {

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Alert } from '@vigil/alerting';
-import { formatDuration, type ActivationRequest, type Logger, type ProbeEvidence } from '@vigil/core';
+import { formatDuration, redactUrl, type ActivationRequest, type Logger, type ProbeEvidence } from '@vigil/core';
 import type { ActivationResult } from './activation-client.js';
 import { alertFor, type AlertEvent } from './alerts.js';
 import { certificateNext } from './certificate.js';
@@ -38,6 +38,52 @@ const EVIDENCE_SIZE = 10;
 const MAX_OUTPUT = 2000;
 /** A probe that ignores its abort signal is abandoned this long after its timeout. */
 const DEADLINE_GRACE_MS = 1000;
+
+/**
+ * What a monitor probes, sent with its activation requests so that the activation service can
+ * probe the same from where it stands before failing over. Written as the configuration would be
+ * (durations as text), and without anything secret: no headers, no TLS CA, no credentials in the
+ * URL (secret-looking query values are masked), since it leaves the watchdog and is recorded.
+ */
+export function probeDescription(config: MonitorConfig): Record<string, unknown> {
+  const probing = { timeout: formatDuration(config.timeout), attempts: config.attempts, hedgeDelay: formatDuration(config.hedgeDelay) };
+  switch (config.kind) {
+    case 'http':
+      return {
+        kind: 'http',
+        url: withoutCredentials(config.url),
+        method: config.method,
+        expectStatus: config.expectStatus,
+        ...(config.expectBody !== undefined && { expectBody: config.expectBody }),
+        ...(config.tls?.serverName !== undefined && { tls: { serverName: config.tls.serverName } }),
+        ...probing,
+      };
+    case 'tcp':
+      return { kind: 'tcp', host: config.host, port: config.port, ...probing };
+    case 'dns':
+      return {
+        kind: 'dns',
+        host: config.host,
+        type: config.type,
+        ...(config.server !== undefined && { server: config.server }),
+        ...(config.expect !== undefined && { expect: config.expect }),
+        ...probing,
+      };
+  }
+}
+
+/** The URL without its user and password, and with secret-looking query values masked. */
+function withoutCredentials(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return redactUrl(raw);
+  }
+  url.username = '';
+  url.password = '';
+  return redactUrl(url.toString());
+}
 
 export interface MonitorDeps {
   config: MonitorConfig;
@@ -262,19 +308,14 @@ export class Monitor {
         startedAt: event.incident.startedAt,
         consecutiveFailures: event.consecutiveFailures,
         evidence: this.recent.map((r): ProbeEvidence => ({ ...r })),
+        probe: probeDescription(config),
       },
     };
     this.log.warn({ target: request.target, incidentId: event.incident.id }, 'requesting activation');
     // A missed failover breaks the RTO: while this incident lasts, an unreachable activation service
     // is asked again. Repeating is safe: the request's id derives from the incident (idempotent).
     for (let round = 1; ; round++) {
-      let outcome: ActivationResult['outcome'];
-      try {
-        outcome = (await requestActivation(request)).outcome;
-      } catch (err) {
-        outcome = 'failed';
-        this.log.error({ err, incidentId: event.incident.id }, 'activation request failed unexpectedly');
-      }
+      const outcome = await this.send(requestActivation, request);
       this.deps.metrics.observeActivation(this.name, outcome);
       // Cancelled means shutting down: left unanswered, so a restart asks again.
       if (outcome === 'cancelled' || this.state.incident?.id !== event.incident.id) return;
@@ -288,6 +329,28 @@ export class Monitor {
       const pauseMs = this.deps.activationRetryPauseMs ?? ACTIVATION_RETRY_PAUSE_MS;
       this.log.error({ incidentId: event.incident.id, round, retryInMs: pauseMs }, 'activation service not reached; asking again while the incident lasts');
       if (!(await pause(pauseMs, this.stopping.signal))) return;
+    }
+  }
+
+  /**
+   * Sends one activation request; never throws. An activation service older than `incident.probe`
+   * refuses the field (400 naming it): rather than miss the failover, the request goes once more
+   * without it (same id: the refused delivery was not recorded).
+   */
+  private async send(requestActivation: RequestActivation, request: ActivationRequest): Promise<ActivationResult['outcome']> {
+    const result = await this.guarded(requestActivation, request);
+    if (result.outcome !== 'rejected' || request.incident.probe === undefined || !result.error?.includes('incident.probe')) return result.outcome;
+    this.log.warn({ incidentId: request.incident.id, error: result.error }, 'the activation service refused the probe description (older than this watchdog?); asking again without it');
+    const { probe: _refused, ...incident } = request.incident;
+    return (await this.guarded(requestActivation, { ...request, incident })).outcome;
+  }
+
+  private async guarded(requestActivation: RequestActivation, request: ActivationRequest): Promise<ActivationResult> {
+    try {
+      return await requestActivation(request);
+    } catch (err) {
+      this.log.error({ err, incidentId: request.incident.id }, 'activation request failed unexpectedly');
+      return { outcome: 'failed', attempts: 0 };
     }
   }
 
