@@ -448,6 +448,10 @@ export class Activations {
   private async probePrimary(activation: Activation, target: TargetConfig, signal: AbortSignal): Promise<StageInput['primary']> {
     const outcome = kindOf(activation) === 'failover' ? await this.confirmFailover(activation, target, signal) : await this.watchPrimary(target, signal);
     if (!outcome || signal.aborted) return undefined;
+    this.options.logger.info(
+      { activationId: activation.id, target: activation.target, probe: outcome.probe, status: outcome.status, attempts: outcome.attempts, output: outcome.output },
+      `primary probed directly: ${outcome.status}`,
+    );
     activation.confirmation = outcome;
     await Promise.all([
       this.options.store.save(),
