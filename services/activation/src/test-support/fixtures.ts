@@ -47,14 +47,7 @@ export async function fakeEndpoint(respond: (call: number, req: Received, res: S
   };
 }
 
-/** A port on loopback that nothing listens on: connecting to it is refused at once. */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { closedPort } from '../../../../packages/core/src/test-support/ports.js';
 
 /** A logger whose lines are kept in memory, to assert on what is (not) logged. */
 export function memoryLogger(): { logger: Logger; lines: string[] } {

@@ -55,11 +55,4 @@ export async function receiver(script: number[] = [], fallback = 202): Promise<L
   return { ...(await listen(server)), requests };
 }
 
-/** A port with nothing listening on it. */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { closedPort } from '../../../../packages/core/src/test-support/ports.js';
