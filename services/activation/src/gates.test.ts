@@ -105,8 +105,22 @@ const auditOf = async (app: ActivationApp, id: string) => (await app.inject({ ur
 const operator = (app: ActivationApp, path: string, body: unknown = {}, headers: Record<string, string> = auth) =>
   app.inject({ method: 'POST', url: path, payload: body as Record<string, unknown>, headers });
 const get = async (app: ActivationApp, id: string) => (await app.inject({ url: `/v1/activations/${id}` })).json<Activation>();
+const FINAL_STATUSES: readonly Activation['status'][] = ['succeeded', 'failed', 'interrupted', 'cancelled', 'notified'];
+/**
+ * Waits for the status; for a final one, also for its `activation-finished` record and the saved
+ * state: the status turns final in memory before the record and the file are written.
+ */
 const waitStatus = (app: ActivationApp, id: string, status: Activation['status']) =>
-  vi.waitFor(async () => expect((await get(app, id)).status).toBe(status), { timeout: 5_000, interval: 20 });
+  vi.waitFor(
+    async () => {
+      expect((await get(app, id)).status).toBe(status);
+      if (!FINAL_STATUSES.includes(status)) return;
+      expect((await auditOf(app, id)).map((r) => r.event)).toContain('activation-finished');
+      const saved = JSON.parse(await readFile(join(dir.path, 'state.json'), 'utf8')) as { activations: Activation[] };
+      expect(saved.activations.find((a) => a.id === id)?.status).toBe(status);
+    },
+    { timeout: 5_000, interval: 20 },
+  );
 const side = async (app: ActivationApp) => (await app.inject({ url: '/v1/active?target=primary' })).json<ActiveSide>();
 const pages = (sink: { calls: { body: string }[] }) => sink.calls.map((c) => JSON.parse(c.body) as { summary: string; annotations: Record<string, string> });
 
