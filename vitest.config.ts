@@ -8,6 +8,7 @@ const alias = {
   '@vigil/core': src('./packages/core/src/index.ts'),
   '@vigil/checks': src('./packages/checks/src/index.ts'),
   '@vigil/alerting': src('./packages/alerting/src/index.ts'),
+  '@vigil/coordination': src('./packages/coordination/src/index.ts'),
   '@vigil/demo': src('./services/demo/src/index.ts'),
 };
 
