@@ -11,5 +11,5 @@ export { Thresholds, applyThresholds, thresholdProblems, thresholdStatus } from 
 export { maskSecrets, secretsOf } from './secrets.js';
 export { runCheck } from './runner.js';
 export { PROBE_DEFAULTS, answeredByTarget, runHedged, type Attempt, type HedgePolicy } from './hedge.js';
-export { abortText, errorText, fail, pass, warn } from './outcome.js';
+export { abortText, errorText, fail, hostPort, pass, warn } from './outcome.js';
 export { earliestExpiry } from './http-connection.js';

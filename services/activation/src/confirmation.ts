@@ -3,7 +3,7 @@ import {
   checkConfigProblems,
   checkConfigWith,
   errorText,
-  fail,
+  hostPort,
   PROBE_DEFAULTS,
   runConfiguredCheck,
   runHedged,
@@ -112,12 +112,8 @@ export function hedgePolicy(spec: ProbeSpec, target: { attempts?: number | undef
  * (its own connection), so that one lost packet does not pass for a dead primary. Each attempt
  * applies the check's thresholds and masks its secrets, as any configured check. Never throws.
  */
-export async function probeHedged(check: CheckConfig, policy: HedgePolicy, signal: AbortSignal): Promise<CheckResult> {
-  try {
-    return await runHedged((_index, attempt) => runConfiguredCheck(check, attempt), policy, signal);
-  } catch (err) {
-    return fail(`the probe could not run: ${errorText(err)}`);
-  }
+export function probeHedged(check: CheckConfig, policy: HedgePolicy, signal: AbortSignal): Promise<CheckResult> {
+  return runHedged((_index, attempt) => runConfiguredCheck(check, attempt), policy, signal);
 }
 
 /** What was probed, for records and pages: the kind and its target, credentials redacted. */
@@ -126,7 +122,7 @@ export function describeProbe(check: CheckConfig): string {
     case 'http':
       return `http ${check.method} ${redactUrl(check.url)}`;
     case 'tcp':
-      return `tcp ${check.host.includes(':') ? `[${check.host}]` : check.host}:${check.port}`;
+      return `tcp ${hostPort(check.host, check.port)}`;
     case 'dns':
       return `dns ${check.type} ${check.host}${check.server === undefined ? '' : ` via ${check.server}`}`;
     case 'postgres':

@@ -65,9 +65,11 @@ const MonitorFields = {
  * How a probe survives a lossy link (README, "Detection under loss"): its timeout leaves room for a
  * retransmitted SYN (1 s on Linux) and its attempts run over independent connections.
  */
+const DEFAULT_TIMEOUT = `${PROBE_DEFAULTS.timeoutMs}ms`;
+
 const ProbingFields = {
   timeout: Duration({
-    default: `${PROBE_DEFAULTS.timeoutMs}ms`,
+    default: DEFAULT_TIMEOUT,
     description: 'the whole probe, every attempt included (connect through body); shorter than the interval',
   }),
   attempts: Type.Integer({
@@ -101,10 +103,10 @@ function scheduleProblem(m: RawMonitor): string | undefined {
   }
   if (m.interval === undefined) return undefined;
   const interval = parseDuration(m.interval);
-  const timeout = parseDuration(m.timeout ?? `${PROBE_DEFAULTS.timeoutMs}ms`);
+  const timeout = parseDuration(m.timeout ?? DEFAULT_TIMEOUT);
   if (interval === undefined || timeout === undefined) return undefined; // reported by the field's own pattern
   if (interval <= 0) return '`interval` must be longer than zero';
-  if (timeout >= interval) return `\`timeout\` (${m.timeout ?? `${PROBE_DEFAULTS.timeoutMs}ms`}) must be shorter than \`interval\` (${m.interval})`;
+  if (timeout >= interval) return `\`timeout\` (${m.timeout ?? DEFAULT_TIMEOUT}) must be shorter than \`interval\` (${m.interval})`;
   return undefined;
 }
 
@@ -272,7 +274,7 @@ function rtoProblems(c: Decodedish): string[] {
   return (c.monitors ?? []).flatMap((m) => {
     const ms = (v: unknown) => (typeof v === 'string' ? parseDuration(v) : undefined);
     const rto = ms(m.rto);
-    const timeout = ms(m.timeout ?? `${PROBE_DEFAULTS.timeoutMs}ms`);
+    const timeout = ms(m.timeout ?? DEFAULT_TIMEOUT);
     const interval = ms(m.interval);
     if (rto === undefined || timeout === undefined || (interval === undefined && typeof m.cron !== 'string')) return [];
     const d = detectionBudget(

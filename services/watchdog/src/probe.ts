@@ -1,5 +1,5 @@
 import { TLSSocket } from 'node:tls';
-import { checks, createHttpCheck, earliestExpiry, maskSecrets, runHedged, secretsOf, type Check, type CheckConfig, type CheckResult, type HttpCheckConfig } from '@vigil/checks';
+import { checks, createHttpCheck, earliestExpiry, hostPort, maskSecrets, runHedged, secretsOf, type Check, type CheckConfig, type CheckResult, type HttpCheckConfig } from '@vigil/checks';
 import { redactUrl } from '@vigil/core';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import type { MonitorConfig } from './config.js';
@@ -35,7 +35,7 @@ type TargetsByKind = { [K in ProbeKind]: (config: ConfigOf<K>) => string };
 /** How each kind names what it probes, for people: credentials masked. */
 const TARGETS = {
   http: (c) => redactUrl(c.url),
-  tcp: (c) => `${c.host.includes(':') ? `[${c.host}]` : c.host}:${c.port}`,
+  tcp: (c) => hostPort(c.host, c.port),
   dns: (c) => c.host,
 } satisfies TargetsByKind;
 
