@@ -58,7 +58,7 @@ interface ImageCase {
 const IMAGES: ImageCase[] = [
   { service: 'health-check', entry: 'main', ports: [defaultPort(HealthCheckConfig)], volumes: ['/etc/vigil', '/var/lib/vigil'], workspaces: ['core', 'checks'] },
   { service: 'watchdog', entry: 'main', ports: [defaultPort(WatchdogConfig)], volumes: ['/etc/vigil', '/var/lib/vigil'], workspaces: ['core', 'checks', 'alerting'] },
-  { service: 'activation', entry: 'main', ports: [defaultPort(ActivationConfig)], volumes: ['/etc/vigil', '/var/lib/vigil'], workspaces: ['core', 'checks', 'alerting'] },
+  { service: 'activation', entry: 'main', ports: [defaultPort(ActivationConfig)], volumes: ['/etc/vigil', '/var/lib/vigil'], workspaces: ['core', 'checks', 'alerting', 'coordination'] },
   // The sample roles keep no state: no volume. Ports: the primary's control port and app, the standby, the sink.
   { service: 'demo', entry: 'sample', ports: [8089, 8090, 8091, 8099], volumes: [], workspaces: ['core'] },
 ];

@@ -1,9 +1,9 @@
-import type { ICompare, IRequestOp, IResponseOp, ITxnResponse } from 'etcd3';
+import type { Etcd3, ICompare, IRequestOp, IResponseOp, ITxnResponse } from 'etcd3';
 import { toStoredKey, type StoredKey } from './etcd.js';
 import { NotLeaderError } from './errors.js';
 import { heldLeadership, type Leadership } from './leader-lease.js';
 
-export type TxnOp = { op: 'put'; key: string; value: string } | { op: 'delete'; key: string } | { op: 'get'; key: string };
+export type TxnOp = { op: 'put'; key: string; value: string; /** Lease the key lives with (its id); absent: none, which also detaches a key from an earlier lease. */ lease?: string } | { op: 'delete'; key: string } | { op: 'get'; key: string };
 export type TxnOpResult = { op: 'put' } | { op: 'delete'; deleted: number } | { op: 'get'; kv: StoredKey | undefined };
 
 /** A condition on one key; an absent key compares as revision/version 0 and empty value. */
@@ -64,6 +64,16 @@ export async function guardedTxn(leadership: Leadership, request: GuardedTxnRequ
   return result(response, otherwise, rest);
 }
 
+/**
+ * One etcd transaction without a leadership guard: for writes any replica may make (a vote, an
+ * operator's decision), each made safe by its own conditions (`compare`).
+ */
+export async function plainTxn(etcd: Etcd3, request: GuardedTxnRequest): Promise<GuardedTxnResult> {
+  const { compare = [], then, else: otherwise = [] } = request;
+  const response = await etcd.kv.txn({ compare: compare.map(toCompare), success: then.map(toRequestOp), failure: otherwise.map(toRequestOp) });
+  return response.succeeded ? result(response, then, response.responses) : result(response, otherwise, response.responses);
+}
+
 function refusal(leadership: Leadership): NotLeaderError {
   const reason: unknown = leadership.signal.reason;
   return reason instanceof NotLeaderError ? reason : new NotLeaderError('deadline', `leadership of ${leadership.name} has ended`);
@@ -92,7 +102,7 @@ function toCompare(compare: TxnCompare): ICompare {
 function toRequestOp(op: TxnOp): IRequestOp {
   switch (op.op) {
     case 'put':
-      return { request_put: { key: Buffer.from(op.key), value: Buffer.from(op.value) } };
+      return { request_put: { key: Buffer.from(op.key), value: Buffer.from(op.value), ...(op.lease !== undefined && { lease: op.lease }) } };
     case 'delete':
       return { request_delete_range: { key: Buffer.from(op.key) } };
     case 'get':

@@ -1,11 +1,15 @@
-import { resolve } from 'node:path';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { randomUUID } from 'node:crypto';
+import { NotLeaderError } from '@vigil/coordination';
 import Fastify, { LogController, type FastifyError } from 'fastify';
 import { AlertDispatcher, createNotifier } from '@vigil/alerting';
 import type { Logger } from '@vigil/core';
-import { Activations, type Pager } from './activations.js';
+import { Activations } from './activations.js';
 import type { ActivationConfig } from './config.js';
+import { watchReachability } from './coordination/alarm.js';
+import { CoordinationUnavailable } from './coordination/coordination.js';
+import { openCoordination } from './coordination/open.js';
+import { Pager, type Send } from './pager.js';
 import { createMetrics } from './metrics.js';
 import { activationRoutes, ACTIVATIONS_PATH } from './routes/activations.js';
 import { activeRoutes } from './routes/active.js';
@@ -14,7 +18,6 @@ import type { ErrorBody } from './routes/errors.js';
 import { operatorRoutes } from './routes/operator.js';
 import { opsRoutes } from './routes/ops.js';
 import { streamRoutes } from './routes/stream.js';
-import { ActivationStore } from './store.js';
 import { VERSION } from './version.js';
 
 export interface AppOptions {
@@ -45,11 +48,12 @@ function errorCode(error: FastifyError): string {
  * finish (bounded) and flushes the state.
  */
 export async function buildApp({ config, logger, now = Date.now, closeGraceMs = 5_000 }: AppOptions) {
-  const store = ActivationStore.open(resolve(config.dataDir));
+  const coordination = await openCoordination(config, logger, now);
   const metrics = createMetrics(
     VERSION,
     config.targets.map((t) => t.name),
-    (target) => store.targetState(target),
+    (target) => coordination.knownTargetState(target) ?? { active: 'primary', epoch: 0 },
+    { reachable: () => coordination.reachable(), leading: () => coordination.currentTerm() !== undefined },
   );
   const dispatcher = new AlertDispatcher({
     notifiers: config.alerts.webhooks.map((webhook) => createNotifier({ type: 'webhook', ...webhook })),
@@ -57,7 +61,7 @@ export async function buildApp({ config, logger, now = Date.now, closeGraceMs = 
     registry: metrics.registry,
     closeTimeoutMs: 2_000,
   });
-  const page: Pager = async ({ severity, summary, annotations, target, dedupKey }) => {
+  const send: Send = async ({ severity, summary, annotations, target, dedupKey }) => {
     if (config.alerts.webhooks.length === 0) return { delivered: false, output: 'no alert channels are configured' };
     const id = `page_${randomUUID()}`;
     const results = await dispatcher.send({
@@ -74,18 +78,25 @@ export async function buildApp({ config, logger, now = Date.now, closeGraceMs = 
     const delivered = results.filter((r) => r.delivered).map((r) => r.receiver);
     return { delivered: delivered.length > 0, output: delivered.length > 0 ? `delivered to ${delivered.join(', ')}` : `not delivered (${results.map((r) => `${r.receiver}: ${r.outcome}`).join(', ')})` };
   };
+  const pager = new Pager({ send, coordination, logger, now, externalUrl: config.externalUrl ?? `http://${config.server.host}:${config.server.port}` });
   const activations = new Activations({
-    page,
-    externalUrl: config.externalUrl ?? `http://${config.server.host}:${config.server.port}`,
+    pager,
     targets: config.targets,
-    store,
+    coordination,
     logger,
     metrics,
     now,
     closeGraceMs,
-    toleranceMs: config.signatureTolerance,
+    reconcileIntervalMs: coordination.kind === 'etcd' ? config.coordination.ttl / 2 : 0,
   });
-  await activations.recover();
+  await activations.start();
+  const stopAlarm = watchReachability({
+    coordination,
+    send: (alert) => (config.alerts.webhooks.length === 0 ? Promise.resolve() : dispatcher.send(alert)),
+    logger,
+    now,
+    intervalMs: 1_000,
+  });
   if (config.voters.length === 0) logger.warn('no voters are configured: every activation request will be refused');
   if (config.targets.length === 0) logger.warn('no targets are configured: there is nothing to activate');
   if (config.operators.length === 0) logger.warn('no operators are configured: nobody can approve, cancel or fail back through the API');
@@ -98,6 +109,13 @@ export async function buildApp({ config, logger, now = Date.now, closeGraceMs = 
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
 
   app.setErrorHandler<FastifyError>((error, request, reply) => {
+    if (error instanceof CoordinationUnavailable || error instanceof NotLeaderError) {
+      request.log.warn({ err: error }, 'answered 503: the coordination store cannot be reached');
+      return reply
+        .code(503)
+        .header('retry-after', '1')
+        .send({ error: 'coordination-unavailable', message: `this replica cannot reach ${coordination.kind} now; retry here or at another replica` } satisfies ErrorBody);
+    }
     const status = error.statusCode ?? 500;
     if (status >= 500) {
       request.log.error({ err: error }, 'request failed');
@@ -111,7 +129,9 @@ export async function buildApp({ config, logger, now = Date.now, closeGraceMs = 
     reply.code(404).send({ error: 'not-found', message: `no route for ${request.method} ${request.url}` } satisfies ErrorBody),
   );
   app.addHook('onClose', async () => {
+    stopAlarm();
     await activations.close();
+    await coordination.close();
     await dispatcher.close();
   });
 

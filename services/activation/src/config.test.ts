@@ -14,6 +14,7 @@ describe('ActivationConfig', () => {
     expect(parse({})).toEqual({
       server: { host: '127.0.0.1', port: 8083 },
       dataDir: './.vigil-data/activation',
+      coordination: { kind: 'file', endpoints: [], prefix: '/vigil', ttl: 8_000, margin: 2_000, requestTimeout: 2_000 },
       signatureTolerance: 300_000,
       voters: [],
       operators: [],

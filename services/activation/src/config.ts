@@ -118,6 +118,33 @@ export const Target = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Where the durable state lives: `file` (the embedded default: one process, `dataDir`) or `etcd`
+ * (any number of replicas; one leads through a lease, every write is an etcd transaction).
+ */
+const Coordination = Type.Object(
+  {
+    kind: Type.Union([Type.Literal('file'), Type.Literal('etcd')], { default: 'file' }),
+    endpoints: Type.Array(HttpUrl(), { default: [], description: 'etcd client URLs, one per member (etcd only)' }),
+    prefix: Type.String({ pattern: '^/[^\\s]*$', default: '/vigil', 'x-expected': 'a key prefix starting with "/" such as "/vigil"', description: 'root of this installation\'s keys' }),
+    ttl: Duration({ default: '8s', description: 'leader lease TTL (whole seconds): a dead leader is replaced within it' }),
+    margin: Duration({ default: '2s', description: 'the leader stops starting steps this long before last keepalive sent + ttl' }),
+    requestTimeout: Duration({ default: '2s', description: 'deadline of one etcd request; past it the request is answered 503' }),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          ca: Type.String({ minLength: 1, description: 'file of the CA certificate(s) that signed the etcd members\' certificates' }),
+          cert: Type.Optional(Type.String({ minLength: 1, description: 'client certificate file (etcd --client-cert-auth)' })),
+          key: Type.Optional(Type.String({ minLength: 1, description: 'its private key file' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    auth: Type.Optional(Type.Object({ username: Type.String({ minLength: 1 }), password: Type.String({ minLength: 1 }) }, { additionalProperties: false })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 const ConfigShape = Type.Object(
   {
     server: Type.Object(
@@ -127,7 +154,9 @@ const ConfigShape = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
-    dataDir: Type.String({ minLength: 1, default: './.vigil-data/activation', description: 'activations, epochs and the audit log' }),
+    dataDir: Type.String({ minLength: 1, default: './.vigil-data/activation', description: 'activations, epochs and the audit log (file coordination)' }),
+    replica: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'this replica\'s name in logs, steps and the election; default: the host name and process id' })),
+    coordination: Coordination,
     signatureTolerance: Duration({ default: '5m', description: 'how far a webhook-timestamp may be from this clock' }),
     externalUrl: Type.Optional(HttpUrl({ description: 'how operators reach this service; pages quote it in the approve/cancel commands' })),
     voters: Type.Array(Voter, { default: [] }),
@@ -161,6 +190,7 @@ export const ActivationConfig = Type.Codec(ConfigShape)
 export type ActivationConfig = StaticDecode<typeof ActivationConfig>;
 export type TargetConfig = ActivationConfig['targets'][number];
 export type OperatorConfig = ActivationConfig['operators'][number];
+export type CoordinationConfig = ActivationConfig['coordination'];
 
 /** "x[3]: … is already used by x[1]" for every repeated key; `what` describes the key without revealing a secret. */
 function duplicates<T>(
@@ -185,6 +215,7 @@ export function configProblems(config: ConfigShape): string[] {
   problems.push(...duplicates(config.targets, (t) => t.name, (i) => ['targets', i, 'name'], (name) => `the name "${name}"`));
   problems.push(...duplicates(config.operators, (o) => o.name, (i) => ['operators', i, 'name'], (name) => `the name "${name}"`));
   problems.push(...duplicates(config.operators, (o) => o.token, (i) => ['operators', i, 'token'], () => 'this token'));
+  problems.push(...coordinationProblems(config.coordination));
   config.targets.forEach((target, t) => {
     problems.push(...planProblems(target.plan, ['targets', t, 'plan']));
     if (target.failback) problems.push(...planProblems(target.failback.plan, ['targets', t, 'failback', 'plan']));
@@ -197,6 +228,20 @@ export function configProblems(config: ConfigShape): string[] {
       problems.push(`${formatPath(['targets', t, 'name'])}: this target may wait for an approval, so \`operators\` needs at least one token`);
     }
   });
+  return problems;
+}
+
+function coordinationProblems(c: ConfigShape['coordination']): string[] {
+  if (c.kind !== 'etcd') return [];
+  const problems: string[] = [];
+  if (c.endpoints.length === 0) problems.push('coordination.endpoints: etcd needs at least one endpoint, e.g. ["http://etcd-1:2379"]');
+  if (c.ttl % 1_000 !== 0 || c.ttl < 2_000) problems.push(`coordination.ttl: etcd leases count whole seconds; expected 2s or more, got ${formatDuration(c.ttl)}`);
+  if (!(c.margin >= 0 && c.margin <= c.ttl / 2)) problems.push(`coordination.margin: must be between 0s and half the ttl (${formatDuration(c.ttl / 2)}), got ${formatDuration(c.margin)}`);
+  if (c.requestTimeout <= 0 || c.requestTimeout > c.ttl / 2) problems.push(`coordination.requestTimeout: must be longer than 0s and at most half the ttl (${formatDuration(c.ttl / 2)})`);
+  c.endpoints.forEach((endpoint, i) => {
+    if (endpoint.startsWith('https:') && !c.tls) problems.push(`coordination.endpoints[${i}]: an https endpoint needs coordination.tls (at least its ca)`);
+  });
+  if (c.tls && (c.tls.cert === undefined) !== (c.tls.key === undefined)) problems.push('coordination.tls: cert and key go together');
   return problems;
 }
 

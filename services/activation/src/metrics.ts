@@ -14,11 +14,32 @@ const OUTCOMES = ['succeeded', 'failed', 'interrupted', 'cancelled', 'notified']
 const SIDES: readonly Side[] = ['primary', 'secondary'];
 
 /**
- * The service's metrics. Epoch and active side are read from the state at scrape time, so
- * they can never disagree with what `/v1/active` answers.
+ * The service's metrics. Epoch and active side are the last state this replica saw (read,
+ * written or watched), looked at scrape time.
  */
-export function createMetrics(version: string, targets: readonly string[], stateOf: (target: string) => TargetState): ActivationMetrics {
+export function createMetrics(
+  version: string,
+  targets: readonly string[],
+  stateOf: (target: string) => TargetState,
+  coordination: { reachable(): boolean; leading(): boolean } = { reachable: () => true, leading: () => true },
+): ActivationMetrics {
   const registry = createRegistry('activation', version);
+  new Gauge({
+    name: 'vigil_coordination_reachable',
+    help: 'Whether this replica reaches its coordination store (files: always 1; etcd: a quorum read answered within the lease TTL).',
+    registers: [registry],
+    collect() {
+      this.set(coordination.reachable() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'vigil_activation_leader',
+    help: 'Whether this replica leads (drives activations) now.',
+    registers: [registry],
+    collect() {
+      this.set(coordination.leading() ? 1 : 0);
+    },
+  });
   const activations = new Counter({
     name: 'vigil_activations_total',
     help: 'Activations and failbacks that ended, by target and outcome (succeeded, failed, interrupted, cancelled, notified).',

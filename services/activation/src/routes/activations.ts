@@ -113,8 +113,8 @@ export const activationRoutes: FastifyPluginCallbackTypebox<ActivationRoutesOpti
   app.get(
     `${ACTIVATIONS_PATH}/:id`,
     { schema: { params: Type.Object({ id: Type.String() }), response: { 200: Activation, 404: ErrorBody } } },
-    (request, reply) => {
-      const activation = activations.get(request.params.id);
+    async (request, reply) => {
+      const activation = await activations.get(request.params.id);
       if (activation) return activation;
       reply.code(404);
       return { error: 'unknown-activation', message: `no activation ${request.params.id}` };
@@ -124,8 +124,8 @@ export const activationRoutes: FastifyPluginCallbackTypebox<ActivationRoutesOpti
   app.get(
     `${ACTIVATIONS_PATH}/:id/audit`,
     { schema: { params: Type.Object({ id: Type.String() }), response: { 200: AuditList, 404: ErrorBody } } },
-    (request, reply) => {
-      if (activations.get(request.params.id)) return { records: activations.audit(request.params.id) };
+    async (request, reply) => {
+      if (await activations.get(request.params.id)) return { records: await activations.audit(request.params.id) };
       reply.code(404);
       return { error: 'unknown-activation', message: `no activation ${request.params.id}` };
     },
@@ -134,7 +134,7 @@ export const activationRoutes: FastifyPluginCallbackTypebox<ActivationRoutesOpti
   app.get(
     ACTIVATIONS_PATH,
     { schema: { querystring: Type.Object({ target: Type.Optional(Type.String({ minLength: 1 })) }), response: { 200: ActivationList } } },
-    (request) => ({ activations: activations.list(request.query.target) }),
+    async (request) => ({ activations: await activations.list(request.query.target) }),
   );
   done();
 };

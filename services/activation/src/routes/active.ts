@@ -19,8 +19,8 @@ export const activeRoutes: FastifyPluginCallbackTypebox<{ activations: Activatio
         response: { 200: ActiveSide, 404: ErrorBody },
       },
     },
-    (request, reply) => {
-      const side = activations.activeSide(request.query.target);
+    async (request, reply) => {
+      const side = await activations.activeSide(request.query.target);
       if (side) return side;
       reply.code(404);
       return { error: 'unknown-target', message: `"${request.query.target}" is not a configured target` };
