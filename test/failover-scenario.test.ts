@@ -3,7 +3,8 @@
  * where a container runtime exists, on containers built from the Dockerfiles with the
  * docker-compose configs.
  */
-import { afterEach, describe, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, it } from 'vitest';
+import { findEtcd, startEtcdCluster, type EtcdCluster } from '../packages/coordination/src/test-support/etcd-cluster.js';
 import { findContainerRuntime, startContainers } from './scenario/containers.js';
 import { startProcesses } from './scenario/processes.js';
 import { failoverScenario, type Deployment } from './scenario/scenario.js';
@@ -18,6 +19,21 @@ describe('failover scenario on processes', () => {
   for (const mode of ['stopped', 'hanging'] as const) {
     it(`primary ${mode}: one activation, one firing and one resolved alert`, async () => {
       deployment = await startProcesses();
+      await failoverScenario(deployment, mode);
+    });
+  }
+});
+
+const etcdBinary = findEtcd();
+describe.skipIf(!etcdBinary)('failover scenario on 3 activation replicas and a 3-member etcd', () => {
+  let cluster: EtcdCluster | undefined;
+  beforeAll(async () => {
+    cluster = await startEtcdCluster(etcdBinary!);
+  });
+  afterAll(() => cluster?.stop());
+  for (const mode of ['stopped', 'hanging'] as const) {
+    it(`primary ${mode}: one activation, one firing and one resolved alert`, async () => {
+      deployment = await startProcesses(undefined, { endpoints: cluster!.endpoints, prefix: `/vigil-scenario-${mode}`, replicas: 3 });
       await failoverScenario(deployment, mode);
     });
   }

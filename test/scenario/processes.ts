@@ -2,11 +2,11 @@
  * The scenario's deployment as local processes: the three built services as child processes,
  * the sample primary, standby and alert sink in this process, all on loopback (`startSystem`).
  */
-import { FAST, receivedSummary, startSystem } from '@vigil/demo';
+import { FAST, receivedSummary, startSystem, type SystemOptions } from '@vigil/demo';
 import type { Deployment } from './scenario.js';
 
-export async function startProcesses(timing = FAST): Promise<Deployment> {
-  const system = await startSystem({ timing });
+export async function startProcesses(timing = FAST, etcd?: SystemOptions['etcd']): Promise<Deployment> {
+  const system = await startSystem({ timing, ...(etcd && { etcd }) });
   const base = (port: number) => `http://127.0.0.1:${port}`;
   return {
     kind: 'processes',

@@ -10,6 +10,8 @@ export interface DemoSettings {
   successThreshold: number;
   /** Where the watchdog sends activation requests; defaults to the activation service itself. */
   activationUrl?: string;
+  /** Activation replicas coordinating through etcd instead of one process on files. */
+  coordination?: { endpoints: string[]; prefix: string };
 }
 
 export const DEFAULT_SETTINGS: Omit<DemoSettings, 'dataDir'> = {
@@ -60,11 +62,20 @@ monitors:
 `;
 }
 
-export function activationConfig(s: DemoSettings): string {
+/**
+ * The activation service's config; with `s.coordination`, the config of replica `replica.index`
+ * on `replica.port` (short lease timings, so that a test sees a takeover in seconds).
+ */
+export function activationConfig(s: DemoSettings, replica: { index: number; port: number } = { index: 0, port: s.ports.activation }): string {
+  const coordination = s.coordination
+    ? `replica: activation-${replica.index}
+coordination: { kind: etcd, endpoints: [${s.coordination.endpoints.join(', ')}], prefix: ${s.coordination.prefix}, ttl: 2s, margin: 500ms, requestTimeout: 1s }
+`
+    : '';
   return `# Runs in the secondary region; fails over when a watchdog asks.
-server: { host: 127.0.0.1, port: ${s.ports.activation} }
-dataDir: ${s.dataDir}/activation
-voters:
+server: { host: 127.0.0.1, port: ${replica.port} }
+dataDir: ${s.dataDir}/activation${replica.index === 0 ? '' : `-${replica.index}`}
+${coordination}voters:
   - { id: watchdog-1, secret: "\${VIGIL_VOTER_SECRET}" }
 targets:
   - name: primary

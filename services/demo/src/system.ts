@@ -75,6 +75,8 @@ export interface SystemOptions {
   onEnable?: () => void;
   /** Route the watchdog's activation requests through a recording proxy (default true). */
   recordActivationRequests?: boolean;
+  /** Run `replicas` activation replicas on etcd (the first on `ports.activation`) instead of one process on files. */
+  etcd?: { endpoints: string[]; prefix: string; replicas: number };
 }
 
 export interface System {
@@ -84,6 +86,8 @@ export interface System {
   standby: Awaited<ReturnType<typeof startStandby>>;
   sink: Awaited<ReturnType<typeof startAlertSink>>;
   services: Record<ServiceName, ServiceProcess>;
+  /** Activation replicas besides `services.activation` (with `etcd`), and their base URLs. */
+  replicas: { service: ServiceProcess; url: string }[];
   /** Every request the watchdog sent to the activation service. */
   activationRequests: RecordedRequest[];
   configPath(name: ServiceName): string;
@@ -109,6 +113,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
       watchdog: await freePort(),
       activation: await freePort(),
     },
+    ...(options.etcd && { coordination: { endpoints: options.etcd.endpoints, prefix: options.etcd.prefix } }),
   };
   // The watchdog reaches activation through a recording proxy: an independent count of requests.
   const proxy = options.recordActivationRequests === false ? undefined : await startRecordingProxy(0, () => settings.ports.activation);
@@ -134,6 +139,19 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
   const services = {} as Record<ServiceName, ServiceProcess>;
   // Activation first, so the watchdog's first activation request finds it listening.
   for (const name of ['activation', 'health-check', 'watchdog'] as const) services[name] = await launch(name);
+  const replicas: System['replicas'] = [];
+  for (let index = 1; index < (options.etcd?.replicas ?? 1); index++) {
+    const port = await freePort();
+    const path = join(dataDir, `activation-${index}.yaml`);
+    writeFileSync(path, activationConfig(settings, { index, port }));
+    const service = startService('activation', path, { env: secrets, onLine: (line) => options.onLine?.('activation', line) });
+    const base = `http://127.0.0.1:${port}`;
+    await waitFor(`activation replica ${index} to be ready`, async () => {
+      if (service.child.exitCode !== null) throw new Error(`activation replica ${index} exited: ${service.lines.join('\n')}`);
+      return (await fetch(`${base}/readyz`)).ok;
+    });
+    replicas.push({ service, url: base });
+  }
 
   return {
     settings,
@@ -142,6 +160,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
     standby,
     sink,
     services,
+    replicas,
     activationRequests: proxy?.requests ?? [],
     configPath,
     url,
@@ -150,7 +169,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
       services[name] = await launch(name);
     },
     async stop(signal: NodeJS.Signals = 'SIGKILL') {
-      await Promise.all(Object.values(services).map((s) => s.stop(signal)));
+      await Promise.all([...Object.values(services), ...replicas.map((r) => r.service)].map((s) => s.stop(signal)));
       await Promise.all([primary.close(), standby.close(), sink.close(), proxy?.close()]);
     },
   };
