@@ -116,7 +116,7 @@ export class Driver {
   private async reconcile(term: Term, takingOver: boolean): Promise<void> {
     let unfinished: Activation[];
     try {
-      unfinished = (await this.options.coordination.activations()).filter((a) => !FINAL.has(a.status)).reverse();
+      unfinished = (await this.options.coordination.unfinishedActivations()).reverse();
     } catch (err) {
       this.options.logger.warn({ err }, 'could not list unfinished activations; looking again later');
       return;

@@ -32,6 +32,8 @@ export interface Coordination {
   activation(id: string): Promise<Activation | undefined>;
   /** Newest first, optionally of one target. */
   activations(target?: string): Promise<Activation[]>;
+  /** The activations not yet ended (any target), newest first: what a leader must drive. Cheap to call often. */
+  unfinishedActivations(): Promise<Activation[]>;
   appendAudit(record: AuditRecord): Promise<void>;
   /** Every audit record of one activation, oldest first. */
   auditOf(activationId: string): Promise<AuditRecord[]>;

@@ -18,6 +18,7 @@ import {
   type TxnCompare,
   type TxnOp,
 } from '@vigil/coordination';
+import { FINAL } from '../lifecycle.js';
 import { RequestRecord, TargetState, type AuditRecord } from '../store.js';
 import { importInto } from './import.js';
 import {
@@ -128,6 +129,7 @@ export class EtcdCoordination implements Coordination {
         compare: keys.map((key): TxnCompare => ({ key: this.root + key, target: 'modRevision', operator: '==', value: read.get(key)?.modRevision ?? '0' })),
         then: [
           ...[...tx.writes].map(([key, write]): TxnOp => ({ op: 'put', key: this.root + key, value: write.value, ...(write.idle && idleLease !== undefined && { lease: idleLease }) })),
+          ...[...tx.writes].flatMap(([key, write]) => this.openIndex(key, write.value)),
           ...tx.audit.map((record): TxnOp => ({ op: 'put', key: this.root + this.auditKey(record), value: JSON.stringify(record) })),
         ],
       };
@@ -161,6 +163,27 @@ export class EtcdCoordination implements Coordination {
     const kvs = await this.range('activations/');
     const all = kvs.map((kv) => this.parse<Activation>(kv));
     return all.filter((a) => target === undefined || a.target === target).reverse();
+  }
+
+  async unfinishedActivations(): Promise<Activation[]> {
+    const prefix = `${this.root}open/`;
+    const index = await this.call(() => this.etcd.kv.range({ key: Buffer.from(prefix), range_end: prefixRangeEnd(prefix), keys_only: true }));
+    const ids = index.kvs.map((kv) => kv.key.toString().slice(prefix.length));
+    if (ids.length === 0) return [];
+    const read = await this.readMany(ids.map((id) => docKey.activation(decodeURIComponent(id))));
+    const found = [...read.values()].flatMap((kv) => (kv ? [JSON.parse(kv.value) as Activation] : []));
+    return found.filter((a) => !FINAL.has(a.status)).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  }
+
+  /**
+   * Keeps `open/<id>` for each activation not yet ended, in the transaction that writes it: a
+   * leader finds what it must drive without reading every activation ever made.
+   */
+  private openIndex(key: string, value: string): TxnOp[] {
+    if (!key.startsWith('activations/')) return [];
+    const activation = JSON.parse(value) as Activation;
+    const indexKey = `${this.root}open/${key.slice('activations/'.length)}`;
+    return [FINAL.has(activation.status) ? { op: 'delete', key: indexKey } : { op: 'put', key: indexKey, value: '' }];
   }
 
   async appendAudit(record: AuditRecord): Promise<void> {

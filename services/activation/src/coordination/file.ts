@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import Value from 'typebox/value';
 import { AppendLog, JsonFile, type Activation, type Vote } from '@vigil/core';
 import { NotLeaderError } from '@vigil/coordination';
+import { FINAL } from '../lifecycle.js';
 import { StoredState, type AuditRecord, type RequestRecord, type TargetState } from '../store.js';
 import { importInto, type ImportTarget } from './import.js';
 import {
@@ -126,6 +127,10 @@ export class FileCoordination implements Coordination {
       .filter((a) => target === undefined || a.target === target)
       .reverse()
       .map((a) => structuredClone(a));
+  }
+
+  async unfinishedActivations(): Promise<Activation[]> {
+    return (await this.activations()).filter((a) => !FINAL.has(a.status));
   }
 
   appendAudit(record: AuditRecord): Promise<void> {
