@@ -245,11 +245,11 @@ export class EtcdCoordination implements Coordination {
   }
 
   async close(): Promise<void> {
+    // The campaign loop resigns the term it holds (or wins meanwhile) once closing aborts.
     this.closing.abort();
-    const leadership = this.term && this.leaderships.get(this.term);
-    await leadership?.resign();
-    await this.watcher?.cancel().catch(() => undefined);
     await Promise.allSettled(this.background);
+    // Cancelling a watch waits for etcd's answer, which may never come while it is unreachable.
+    void this.watcher?.cancel().catch(() => undefined);
     this.etcd.close();
   }
 
@@ -370,9 +370,16 @@ export class EtcdCoordination implements Coordination {
       this.options.logger.warn({ replica: this.options.replica, term: term.id, leaseId: leadership.leaseId }, 'this replica leads');
       for (const listener of this.termListeners) listener(term);
       await new Promise<void>((resolve) => {
-        if (leadership.signal.aborted) resolve();
-        leadership.signal.addEventListener('abort', () => resolve(), { once: true });
+        const done = () => {
+          closing.removeEventListener('abort', done);
+          resolve();
+        };
+        if (leadership.signal.aborted || closing.aborted) return done();
+        leadership.signal.addEventListener('abort', done, { once: true });
+        closing.addEventListener('abort', done, { once: true });
       });
+      // Closing: let the next candidate lead at once rather than after the TTL.
+      if (closing.aborted) await leadership.resign();
       if (this.term === term) this.term = undefined;
       const reason: unknown = leadership.signal.reason;
       if (!closing.aborted) this.options.logger.error({ replica: this.options.replica, term: term.id, reason: reason instanceof Error ? reason.message : String(reason) }, 'this replica no longer leads');
