@@ -54,6 +54,5 @@ export type AuditRecord = { time: string; activationId: string; target: string; 
   | { event: 'approved' | 'cancelled'; operator: string; comment?: string }
   | { event: 'plan-resumed'; fromStep: string }
   | { event: 'page'; summary: string; delivered: boolean }
-  | { event: 'leader-took-over'; replica: string; previous?: string }
   | { event: 'imported'; source: string }
 );
