@@ -42,8 +42,8 @@ export interface Received {
   at: number;
 }
 
-/** A scripted answer: a status, or a status with response headers (such as `retry-after`). */
-export type Answer = number | { status: number; headers: Record<string, string> };
+/** A scripted answer: a status, or a status with response headers (such as `retry-after`), sent once `after` resolves. */
+export type Answer = number | { status: number; headers?: Record<string, string>; after?: Promise<void> };
 
 /**
  * Records every POST. Answers with the scripted answers in order, then `fallback`. Listens on
@@ -58,8 +58,8 @@ export async function receiver(script: Answer[] = [], fallback = 202, port = 0):
     req.on('end', () => {
       requests.push({ path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: performance.now() });
       const answer = queue.shift() ?? fallback;
-      const { status, headers } = typeof answer === 'number' ? { status: answer, headers: {} } : answer;
-      res.writeHead(status, { ...headers, 'content-type': 'application/json' }).end(JSON.stringify({ status }));
+      const { status, headers, after } = typeof answer === 'number' ? { status: answer } : answer;
+      void (after ?? Promise.resolve()).then(() => res.writeHead(status, { ...headers, 'content-type': 'application/json' }).end(JSON.stringify({ status })));
     });
   });
   return { ...(await listen(server, port)), requests };
