@@ -1,7 +1,8 @@
+import { Writable } from 'node:stream';
 import { createLogger, generateSecret, verify, type ActivationRequest } from '@vigil/core';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ActivationClient, activationRequestId } from './activation-client.js';
-import { closedPort, receiver, type LocalServer } from './test-support/servers.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ActivationClient, activationRequestId, combinedOutcome, type ActivationOutcome } from './activation-client.js';
+import { closedPort, receiver, type Answer, type LocalServer, type Received } from './test-support/servers.js';
 
 const secret = generateSecret();
 const logger = createLogger({ service: 'test', level: 'silent' });
@@ -9,7 +10,7 @@ const servers: LocalServer[] = [];
 const clients: ActivationClient[] = [];
 
 afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
+  await Promise.all(clients.splice(0).map((c) => c.close()));
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
@@ -31,7 +32,7 @@ async function setup(script: number[], fallback = 202, retries = 5) {
   // Each signing reads the clock once; a second apart makes every attempt's timestamp distinct.
   let signings = 0;
   const client = new ActivationClient({
-    url: server.url,
+    urls: [server.url],
     timeoutMs: 2000,
     retries,
     voter: { id: 'watchdog-1', secret },
@@ -69,7 +70,7 @@ describe('ActivationClient', () => {
   it('never signs two attempts in the same second, however short the backoff (it would read as a replay)', async () => {
     const server = await receiver([503, 503], 202);
     servers.push(server);
-    const client = new ActivationClient({ url: server.url, timeoutMs: 2000, retries: 5, voter: { id: 'watchdog-1', secret }, logger, backoff: { baseMs: 10, maxMs: 10 } });
+    const client = new ActivationClient({ urls: [server.url], timeoutMs: 2000, retries: 5, voter: { id: 'watchdog-1', secret }, logger, backoff: { baseMs: 10, maxMs: 10 } });
     clients.push(client);
     expect(await client.request(body)).toMatchObject({ outcome: 'accepted', attempts: 3 });
     expect(new Set(server.requests.map((r) => r.headers['webhook-signature'])).size).toBe(3);
@@ -103,7 +104,7 @@ describe('ActivationClient', () => {
   it('retries network errors and says why it failed', async () => {
     const port = await closedPort();
     const client = new ActivationClient({
-      url: `http://127.0.0.1:${port}`,
+      urls: [`http://127.0.0.1:${port}`],
       timeoutMs: 1000,
       retries: 1,
       voter: { id: 'w', secret },
@@ -119,10 +120,191 @@ describe('ActivationClient', () => {
   it('stops retrying when closed', async () => {
     const server = await receiver([], 503);
     servers.push(server);
-    const client = new ActivationClient({ url: server.url, timeoutMs: 1000, retries: 5, voter: { id: 'w', secret }, logger, backoff: { baseMs: 60_000, maxMs: 60_000 } });
+    const client = new ActivationClient({ urls: [server.url], timeoutMs: 1000, retries: 5, voter: { id: 'w', secret }, logger, backoff: { baseMs: 60_000, maxMs: 60_000 } });
     const pending = client.request(body);
     await expect.poll(() => server.requests.length).toBe(1);
-    client.close();
+    const closed = client.close();
     expect(await pending).toMatchObject({ outcome: 'cancelled', attempts: 1 });
+    await closed;
+  });
+});
+
+describe('combinedOutcome', () => {
+  it.each<[(ActivationOutcome | 'pending')[], ActivationOutcome]>([
+    [['accepted'], 'accepted'],
+    [['failed', 'pending', 'accepted'], 'accepted'],
+    [['rejected', 'conflict', 'accepted'], 'accepted'],
+    [['conflict', 'failed'], 'conflict'],
+    [['conflict', 'rejected'], 'conflict'],
+    [['rejected', 'rejected'], 'rejected'],
+    [['rejected', 'failed'], 'failed'],
+    [['failed', 'failed'], 'failed'],
+    [['cancelled', 'rejected'], 'cancelled'],
+    [['conflict', 'cancelled'], 'conflict'],
+  ])('%j → %s', (outcomes, expected) => expect(combinedOutcome(outcomes)).toBe(expected));
+});
+
+describe('ActivationClient with several replicas', () => {
+  /** `down`: a closed port (refused at once); a list: a replica answering it in order, then 202. */
+  type ReplicaSpec = 'down' | Answer[];
+
+  const retryAfter = (seconds: number): Answer => ({ status: 503, headers: { 'retry-after': String(seconds) } });
+
+  async function replicas(specs: ReplicaSpec[]) {
+    return Promise.all(
+      specs.map(async (spec) => {
+        if (spec === 'down') return { url: `http://127.0.0.1:${await closedPort()}`, requests: [] as Received[] };
+        const server = await receiver(spec, 202);
+        servers.push(server);
+        return server;
+      }),
+    );
+  }
+
+  /** A client over `urls` that collects its log lines and each replica's final outcome. */
+  function fanOut(urls: string[], retries = 2) {
+    const lines: Record<string, unknown>[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(JSON.parse(chunk.toString('utf8')) as Record<string, unknown>);
+        done();
+      },
+    });
+    const ended = new Map<string, ActivationOutcome>();
+    let allEnded: () => void;
+    const everyReplicaEnded = new Promise<void>((resolve) => (allEnded = resolve));
+    const client = new ActivationClient({
+      urls,
+      timeoutMs: 2000,
+      retries,
+      voter: { id: 'watchdog-1', secret },
+      logger: createLogger({ service: 'test', level: 'info', destination }),
+      backoff: { baseMs: 10, maxMs: 50 },
+      onReplicaResult: (url, outcome) => {
+        ended.set(url, outcome);
+        if (ended.size === urls.length) allEnded();
+      },
+    });
+    clients.push(client);
+    return { client, lines, ended, everyReplicaEnded };
+  }
+
+  it('is accepted once one replica accepts, and still delivers to the others: a 503 one after its Retry-After', async () => {
+    const RETRY_AFTER_S = 1;
+    // The busy replica's second answer waits for the test: the result is known to come before it.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const [down, busy, healthy] = await replicas(['down', [retryAfter(RETRY_AFTER_S), { status: 202, after: released }], []]);
+    const { client, lines, ended, everyReplicaEnded } = fanOut([down!.url, busy!.url, healthy!.url]);
+
+    const result = await client.request(body);
+    expect(result).toMatchObject({ outcome: 'accepted', status: 202 });
+    expect(result.replicas).toEqual([
+      expect.objectContaining({ url: down!.url }),
+      expect.objectContaining({ url: busy!.url, outcome: 'pending' }),
+      { url: healthy!.url, outcome: 'accepted', attempts: 1, status: 202 },
+    ]);
+    release();
+
+    await everyReplicaEnded;
+    expect(Object.fromEntries(ended)).toEqual({ [down!.url]: 'failed', [busy!.url]: 'accepted', [healthy!.url]: 'accepted' });
+    expect(busy!.requests).toHaveLength(2);
+    expect(healthy!.requests).toHaveLength(1);
+    // setTimeout may fire up to a millisecond early against performance.now().
+    expect(busy!.requests[1]!.at - busy!.requests[0]!.at).toBeGreaterThanOrEqual(RETRY_AFTER_S * 1000 - 2);
+
+    const delivered = [...busy!.requests, ...healthy!.requests];
+    for (const r of delivered) {
+      expect(r.headers['webhook-id']).toBe(activationRequestId(body.incident.id));
+      expect(JSON.parse(r.body)).toEqual(body);
+      expect(verify({ secrets: [secret], headers: r.headers, body: r.body, toleranceSeconds: 60 }).ok).toBe(true);
+    }
+    // Replicas that share their records must not take one replica's delivery for a replay of another's.
+    expect(new Set(delivered.map((r) => r.headers['webhook-signature'])).size).toBe(delivered.length);
+
+    // Each replica's result is logged with its origin, and the secret never is.
+    const finals = lines.filter((l) => l.outcome !== undefined && l.url !== undefined);
+    expect(finals.map((l) => [l.url, l.outcome])).toEqual(
+      expect.arrayContaining([
+        [down!.url, 'failed'],
+        [busy!.url, 'accepted'],
+        [healthy!.url, 'accepted'],
+      ]),
+    );
+    expect(lines.find((l) => l.url === down!.url && l.outcome === 'failed')).toMatchObject({ level: 'error', error: expect.stringContaining('ECONNREFUSED') as unknown });
+    expect(JSON.stringify(lines)).not.toContain(secret.slice('whsec_'.length));
+  });
+
+  it('is a conflict when no replica accepts and one answers 409', async () => {
+    const [a, b] = await replicas([[409], [409]]);
+    const { client } = fanOut([a!.url, b!.url]);
+    const result = await client.request(body);
+    expect(result).toMatchObject({ outcome: 'conflict', status: 409, attempts: 2 });
+    expect(result.error).toContain(`${a!.url}: HTTP 409`);
+    expect(result.error).toContain(`${b!.url}: HTTP 409`);
+    expect(a!.requests).toHaveLength(1);
+    expect(b!.requests).toHaveLength(1);
+  });
+
+  it.each<[ActivationOutcome, string, ReplicaSpec[]]>([
+    ['failed', 'one 400 and one down', [[400], 'down']],
+    ['rejected', '400 from every replica', [[400], [422]]],
+    ['conflict', 'a 400 and a 409', [[400], [409]]],
+    ['accepted', 'a 400 and a 202', [[400], [202]]],
+  ])('is %s for %s', async (expected, _what, specs) => {
+    const urls = (await replicas(specs)).map((r) => r.url);
+    const { client, everyReplicaEnded } = fanOut(urls, 1);
+    const result = await client.request(body);
+    expect(result.outcome).toBe(expected);
+    if (expected !== 'accepted') for (const url of urls) expect(result.error).toContain(url);
+    await everyReplicaEnded;
+  });
+
+  it('records the request on a replica that comes back within its retry budget', async () => {
+    const port = await closedPort();
+    const [healthy] = await replicas([[]]);
+    const coming = `http://127.0.0.1:${port}`;
+    const { client, lines, ended, everyReplicaEnded } = fanOut([coming, healthy!.url], 5);
+
+    expect(await client.request(body)).toMatchObject({ outcome: 'accepted' });
+    // Back only after it refused at least once.
+    await vi.waitFor(() => expect(lines.some((l) => l.url === coming && l.msg === 'activation request failed; retrying')).toBe(true), { timeout: 5000, interval: 10 });
+    const back = await receiver([], 202, port);
+    servers.push(back);
+
+    await everyReplicaEnded;
+    expect(ended.get(coming)).toBe('accepted');
+    expect(back.requests).toHaveLength(1);
+    expect(back.requests[0]!.headers['webhook-id']).toBe(activationRequestId(body.incident.id));
+    expect(back.requests[0]!.body).toBe(healthy!.requests[0]!.body);
+  });
+
+  it('on close, ends the deliveries still going on in the background at once, leaving no timer behind', async () => {
+    const RETRY_AFTER_S = 60;
+    const [busy, healthy] = await replicas([Array<Answer>(10).fill(retryAfter(RETRY_AFTER_S)), []]);
+    const { client, ended, everyReplicaEnded } = fanOut([busy!.url, healthy!.url], 5);
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const timersBefore = timers();
+
+    expect(await client.request(body)).toMatchObject({ outcome: 'accepted' });
+    await vi.waitFor(() => expect(busy!.requests).toHaveLength(1));
+    expect(ended.has(busy!.url)).toBe(false);
+
+    const started = performance.now();
+    await client.close();
+    await everyReplicaEnded;
+    // Far sooner than the Retry-After it was waiting out.
+    expect(performance.now() - started).toBeLessThan((RETRY_AFTER_S * 1000) / 10);
+    expect(ended.get(busy!.url)).toBe('cancelled');
+    expect(timers()).toBeLessThanOrEqual(timersBefore);
+    expect(busy!.requests).toHaveLength(1);
+  });
+
+  it('answers cancelled to a request made after close, without sending it', async () => {
+    const [a, b] = await replicas([[], []]);
+    const { client } = fanOut([a!.url, b!.url]);
+    await client.close();
+    expect(await client.request(body)).toMatchObject({ outcome: 'cancelled', attempts: 0 });
+    expect(a!.requests.length + b!.requests.length).toBe(0);
   });
 });

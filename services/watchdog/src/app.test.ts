@@ -14,7 +14,7 @@ import { startDnsServer } from '../../../packages/checks/src/test-support/dns-se
 import { buildApp } from './app.js';
 import { WatchdogConfig } from './config.js';
 import type { MonitorList } from './routes/monitors.js';
-import { healthTarget, receiver, type LocalServer } from './test-support/servers.js';
+import { closedPort, healthTarget, receiver, type LocalServer } from './test-support/servers.js';
 
 const logger = createLogger({ service: 'test', level: 'silent' });
 const voterSecret = generateSecret();
@@ -180,6 +180,24 @@ describe('watchdog app', () => {
     }, WAIT);
     await probesPass(s.target, 2);
     expect(s.activation.requests).toHaveLength(3);
+  });
+
+  it('sends the activation request to every replica in activation.urls and counts each replica\'s result', async () => {
+    const s = await servers();
+    const down = `http://127.0.0.1:${await closedPort()}`;
+    s.target.setHealthy(false);
+    const app = await start(s, { activation: { urls: [down, s.activation.url], timeout: '2s', retries: 2 } });
+    await vi.waitFor(() => expect(s.activation.requests).toHaveLength(1), WAIT);
+    const scrape = async () => (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(await scrape()).toContain(`vigil_activation_deliveries_total{url="${down}",outcome="failed"} 0`);
+    await vi.waitFor(async () => {
+      const metrics = await scrape();
+      expect(metrics).toContain('vigil_activation_requests_total{monitor="primary",outcome="accepted"} 1');
+      expect(metrics).toContain(`vigil_activation_deliveries_total{url="${s.activation.url}",outcome="accepted"} 1`);
+      // The replica that is down is still tried within its retry budget after the other accepted.
+      expect(metrics).toContain(`vigil_activation_deliveries_total{url="${down}",outcome="failed"} 1`);
+    }, WAIT);
+    expect(await monitors(app)).toMatchObject([{ state: 'down', incident: { activationAnswered: true } }]);
   });
 
   it('after a restart, still resolves an incident whose target recovered while the watchdog was stopped', async () => {

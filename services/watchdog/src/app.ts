@@ -56,7 +56,7 @@ export const watchdog: FastifyPluginAsyncTypebox<WatchdogOptions> = async (app, 
   const { agent, certificates } = probeAgent();
   const probe = options.probe ?? createProbe(agent, certificates);
   const notify = options.notify ?? alertDispatcher(config, logger, registry, closers);
-  const requestActivation = activationClient(config, options, agent, logger, now, closers);
+  const requestActivation = activationClient(config, options, agent, logger, metrics, now, closers);
 
   const store = new MonitorStateStore(config.dataDir);
   const stored = store.load(config.monitors.map((m) => m.name));
@@ -211,12 +211,13 @@ function activationClient(
   options: WatchdogOptions,
   agent: Agent,
   logger: Logger,
+  metrics: WatchdogMetrics,
   now: () => number,
   closers: (() => Promise<void>)[],
 ): RequestActivation | undefined {
   if (!config.voter) return undefined;
   const client = new ActivationClient({
-    url: config.activation.url,
+    urls: config.activation.urls,
     timeoutMs: config.activation.timeout,
     retries: config.activation.retries,
     voter: config.voter,
@@ -224,10 +225,10 @@ function activationClient(
     dispatcher: agent,
     ...(options.activationBackoff && { backoff: options.activationBackoff }),
     now,
+    onReplicaResult: (url, outcome) => metrics.observeActivationDelivery(url, outcome),
   });
-  closers.push(() => {
-    client.close();
-    return Promise.resolve();
-  });
+  metrics.addActivationReplicas(client.urls);
+  // Also ends the deliveries still going on to replicas after another one accepted.
+  closers.push(() => client.close());
   return (request) => client.request(request);
 }

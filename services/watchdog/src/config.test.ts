@@ -18,7 +18,7 @@ describe('watchdog configuration', () => {
     expect(parseConfigValue(WatchdogConfig, {}, 'defaults', {})).toEqual({
       server: { host: '127.0.0.1', port: 8082 },
       dataDir: './.vigil-data/watchdog',
-      activation: { url: 'http://127.0.0.1:8083', timeout: 5000, retries: 5 },
+      activation: { urls: ['http://127.0.0.1:8083'], timeout: 5000, retries: 5 },
       alerts: {
         webhooks: [],
         receivers: [],
@@ -52,6 +52,7 @@ monitors:
 `;
     const config = parseConfigText(WatchdogConfig, yaml, 'watchdog.yaml', { VIGIL_VOTER_SECRET: secret });
     expect(config.voter).toEqual({ id: 'watchdog-eu', secret });
+    expect(config.activation).toEqual({ urls: ['http://activation:8083'], timeout: 3000, retries: 2 });
     expect(config.alerts.webhooks).toEqual([{ name: 'sink', url: 'http://127.0.0.1:8099/alerts', secret, timeout: 5000 }]);
     expect(config.monitors).toEqual([
       { ...monitor, ...HTTP_DEFAULTS, ...PROBING, interval: 2000, timeout: 1000, failureThreshold: 3, successThreshold: 2, activate: { target: 'primary' } },
@@ -76,12 +77,37 @@ monitors:
     ['an unknown time zone', { monitors: [{ name: 'p', url: monitor.url, cron: '* * * * * *', timezone: 'Mars/Olympus' }] }, 'monitors[0].timezone: expected an IANA time zone'],
     ['a short api token', { api: { token: 'short' } }, 'api.token:'],
     [
+      'both activation.url and activation.urls',
+      { activation: { url: 'http://a:8083', urls: ['http://b:8083'] } },
+      'activation: give either `url` (one activation service) or `urls` (one base URL per activation replica), not both',
+    ],
+    ['an empty activation.urls', { activation: { urls: [] } }, 'activation: `urls` is empty: list one base URL per activation replica'],
+    ['a malformed activation URL, by index', { activation: { urls: ['http://a:8083', 'b:8083'] } }, 'activation.urls[1]: expected an http(s) URL'],
+    [
+      'one activation replica listed twice',
+      { activation: { urls: ['http://a:8083', 'http://b:8083', 'http://a:8083/v1'] } },
+      'activation: `urls[2]` (http://a:8083) is the same replica as `urls[0]`',
+    ],
+    ['more activation URLs than metric labels should hold', { activation: { urls: Array.from({ length: 17 }, (_, i) => `http://a${i}:8083`) } }, 'activation: `urls` lists 17 URLs; at most 16'],
+    [
       'a worst-case detection beyond the rto',
       { activation: { budget: '2s' }, monitors: [{ ...monitor, timeout: '1s', rto: '8s' }] },
       '(top level): monitor primary: worst-case detection and activation interval 2s × (failureThreshold 3 − 1) + timeout 1s + schedule granularity 2s + confirmation probe 1s + activation budget 2s = 10s exceeds rto 8s; shorten interval or timeout, lower failureThreshold or activation.budget, or raise rto',
     ],
   ])('rejects %s, naming the path', (_what, raw, expected) => {
     expect(problems(raw).join('\n')).toContain(expected);
+  });
+
+  it('decodes activation.url and activation.urls alike, to the list of replicas', () => {
+    const activation = (raw: unknown) => parseConfigValue(WatchdogConfig, { activation: raw }, 'test', {}).activation;
+    expect(activation({ url: 'http://activation:8083' })).toEqual({ urls: ['http://activation:8083'], timeout: 5000, retries: 5 });
+    expect(activation({ urls: ['http://activation-a:8083', 'https://activation-b.example'], retries: 2 })).toEqual({
+      urls: ['http://activation-a:8083', 'https://activation-b.example'],
+      timeout: 5000,
+      retries: 2,
+    });
+    const yaml = parseConfigText(WatchdogConfig, 'activation:\n  urls:\n    - http://activation-a:8083\n    - http://activation-b:8083\n', 'watchdog.yaml', {});
+    expect(yaml.activation.urls).toEqual(['http://activation-a:8083', 'http://activation-b:8083']);
   });
 
   it('takes receivers of every channel, routes and delivery limits under alerts, beside the webhooks', () => {

@@ -146,6 +146,60 @@ const MaintenanceWindow = Type.Object(
   { additionalProperties: false },
 );
 
+/** Where activation requests go when neither `url` nor `urls` is given. */
+const DEFAULT_ACTIVATION_URL = 'http://127.0.0.1:8083';
+/** Replicas a request is sent to at most: each is a metric label value, so the list stays short. */
+const MAX_ACTIVATION_URLS = 16;
+
+/** Empty when `url`/`urls` name each activation replica once; otherwise what is wrong, by field. */
+function activationUrlProblems(a: { url?: unknown; urls?: readonly unknown[] }): string[] {
+  if (a.url !== undefined && a.urls !== undefined) {
+    return ['give either `url` (one activation service) or `urls` (one base URL per activation replica), not both'];
+  }
+  if (a.urls === undefined) return [];
+  if (a.urls.length === 0) return [`\`urls\` is empty: list one base URL per activation replica, or remove it for the default (${DEFAULT_ACTIVATION_URL})`];
+  if (a.urls.length > MAX_ACTIVATION_URLS) return [`\`urls\` lists ${a.urls.length} URLs; at most ${MAX_ACTIVATION_URLS} (each is a metric label value)`];
+  // Requests go to `<origin>/v1/activations`: two URLs with one origin are the same replica twice.
+  return repeatedKeys(a.urls, originOf).map(
+    ({ index, first, key }) => `\`urls[${index}]\` (${key}) is the same replica as \`urls[${first}]\`: list each activation replica once (only scheme, host and port are used)`,
+  );
+}
+
+function originOf(url: unknown): string {
+  try {
+    return new URL(String(url)).origin;
+  } catch {
+    return String(url); // reported by the field's own pattern
+  }
+}
+
+/**
+ * The activation service: one `url`, or `urls` naming each replica (or region). Decoded to `urls`
+ * either way, so the client has one shape to read.
+ */
+const Activation = Type.Codec(
+  Type.Refine(
+    Type.Object(
+      {
+        url: Type.Optional(HttpUrl({ description: `base URL of the activation service; default ${DEFAULT_ACTIVATION_URL}; give this or \`urls\`` })),
+        urls: Type.Optional(
+          Type.Array(HttpUrl(), {
+            description: `base URL of each activation replica (or region), at most ${MAX_ACTIVATION_URLS}: every request goes to all of them, so one replica down loses no request`,
+          }),
+        ),
+        timeout: Duration({ default: '5s', description: 'limit for one attempt' }),
+        retries: Type.Integer({ minimum: 0, maximum: 20, default: 5, description: 'attempts after the first, for each URL' }),
+        budget: Type.Optional(Duration({ description: 'time the activation takes once asked; counts against each monitor\'s rto' })),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    (a) => activationUrlProblems(a).length === 0,
+    (a) => activationUrlProblems(a).join('; '),
+  ),
+)
+  .Decode(({ url, urls, ...rest }) => ({ ...rest, urls: urls ?? [url ?? DEFAULT_ACTIVATION_URL] }))
+  .Encode(({ urls, ...rest }) => ({ ...rest, urls }));
+
 interface RawAlerts {
   webhooks?: readonly { name?: unknown }[];
   receivers?: readonly { name?: unknown }[];
@@ -174,15 +228,7 @@ const Root = Type.Object(
         { additionalProperties: false },
       ),
     ),
-    activation: Type.Object(
-      {
-        url: HttpUrl({ default: 'http://127.0.0.1:8083', description: 'base URL of the activation service' }),
-        timeout: Duration({ default: '5s', description: 'limit for one attempt' }),
-        retries: Type.Integer({ minimum: 0, maximum: 20, default: 5, description: 'attempts after the first' }),
-        budget: Type.Optional(Duration({ description: 'time the activation takes once asked; counts against each monitor\'s rto' })),
-      },
-      { default: {}, additionalProperties: false },
-    ),
+    activation: Activation,
     alerts: Type.Refine(
       Type.Object(
         {

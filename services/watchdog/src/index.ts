@@ -1,5 +1,5 @@
 export { buildApp, watchdog, VERSION, type WatchdogOptions } from './app.js';
-export { ActivationClient, activationRequestId, type ActivationOutcome, type ActivationResult } from './activation-client.js';
+export { ActivationClient, activationRequestId, combinedOutcome, type ActivationOutcome, type ActivationResult, type ReplicaResult } from './activation-client.js';
 export { alertFor } from './alerts.js';
 export { WatchdogConfig, type MonitorConfig } from './config.js';
 export * from './decision.js';

@@ -15,6 +15,7 @@ export class WatchdogMetrics {
   private readonly state: Gauge<'monitor' | 'state'>;
   private readonly probes: Counter<'monitor' | 'result'>;
   private readonly activations: Counter<'monitor' | 'outcome'>;
+  private readonly activationDeliveries: Counter<'url' | 'outcome'>;
   private readonly lastCycle: Gauge;
   private readonly skippedTicks: Counter<'monitor'>;
   private readonly lag: Histogram;
@@ -46,6 +47,13 @@ export class WatchdogMetrics {
       name: 'vigil_activation_requests_total',
       help: 'Activation requests sent, by final outcome (accepted, conflict, rejected, failed, cancelled).',
       labelNames: ['monitor', 'outcome'],
+      registers,
+    });
+    // One series per configured replica and outcome: the label takes only the configured origins.
+    this.activationDeliveries = new Counter({
+      name: 'vigil_activation_deliveries_total',
+      help: 'Activation requests by activation replica (url: its origin) and that replica\'s final outcome, including deliveries that go on after another replica accepted.',
+      labelNames: ['url', 'outcome'],
       registers,
     });
     this.lastCycle = new Gauge({ name: 'vigil_watchdog_last_cycle_timestamp_seconds', help: 'When the last probe cycle of any monitor finished.', registers });
@@ -105,6 +113,15 @@ export class WatchdogMetrics {
 
   observeActivation(monitor: string, outcome: ActivationOutcome): void {
     this.activations.inc({ monitor, outcome });
+  }
+
+  /** Starts the series of each configured activation replica at zero. */
+  addActivationReplicas(urls: readonly string[]): void {
+    for (const url of urls) for (const outcome of ACTIVATION_OUTCOMES) this.activationDeliveries.inc({ url, outcome }, 0);
+  }
+
+  observeActivationDelivery(url: string, outcome: ActivationOutcome): void {
+    this.activationDeliveries.inc({ url, outcome });
   }
 
   observeSkip(monitor: string): void {

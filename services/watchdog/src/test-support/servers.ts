@@ -6,11 +6,14 @@ export interface LocalServer {
   close(): Promise<void>;
 }
 
-async function listen(server: Server): Promise<LocalServer> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+async function listen(server: Server, port = 0): Promise<LocalServer> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  const { port: bound } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${bound}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -35,24 +38,31 @@ export interface Received {
   path: string;
   headers: IncomingHttpHeaders;
   body: string;
+  /** When the request had been read (performance.now()). */
+  at: number;
 }
 
+/** A scripted answer: a status, or a status with response headers (such as `retry-after`), sent once `after` resolves. */
+export type Answer = number | { status: number; headers?: Record<string, string>; after?: Promise<void> };
+
 /**
- * Records every POST. Answers with the scripted statuses in order, then `fallback`.
+ * Records every POST. Answers with the scripted answers in order, then `fallback`. Listens on
+ * `port` when given (a replica coming back where a closed port was), else on an ephemeral one.
  */
-export async function receiver(script: number[] = [], fallback = 202): Promise<LocalServer & { requests: Received[] }> {
+export async function receiver(script: Answer[] = [], fallback = 202, port = 0): Promise<LocalServer & { requests: Received[] }> {
   const requests: Received[] = [];
   const queue = [...script];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      requests.push({ path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-      const status = queue.shift() ?? fallback;
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ status }));
+      requests.push({ path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: performance.now() });
+      const answer = queue.shift() ?? fallback;
+      const { status, headers, after } = typeof answer === 'number' ? { status: answer } : answer;
+      void (after ?? Promise.resolve()).then(() => res.writeHead(status, { ...headers, 'content-type': 'application/json' }).end(JSON.stringify({ status })));
     });
   });
-  return { ...(await listen(server)), requests };
+  return { ...(await listen(server, port)), requests };
 }
 
 export { closedPort } from '../../../../packages/core/src/test-support/ports.js';
