@@ -12,6 +12,8 @@ export interface DemoSettings {
   activationUrl?: string;
   /** Activation replicas coordinating through etcd instead of one process on files. */
   coordination?: { endpoints: string[]; prefix: string };
+  /** Further activation replicas the watchdog sends each vote to, besides `activationUrl`. */
+  replicaUrls?: string[];
 }
 
 export const DEFAULT_SETTINGS: Omit<DemoSettings, 'dataDir'> = {
@@ -47,7 +49,7 @@ export function watchdogConfig(s: DemoSettings): string {
 server: { host: 127.0.0.1, port: ${s.ports.watchdog} }
 dataDir: ${s.dataDir}/watchdog
 voter: { id: watchdog-1, secret: "\${VIGIL_VOTER_SECRET}" }
-activation: { url: "${s.activationUrl ?? `http://127.0.0.1:${s.ports.activation}`}", timeout: 5s }
+activation: { urls: [${[s.activationUrl ?? `http://127.0.0.1:${s.ports.activation}`, ...(s.replicaUrls ?? [])].map((u) => `"${u}"`).join(', ')}], timeout: 5s }
 alerts:
   webhooks:
     - { name: sink, url: "http://127.0.0.1:${s.ports.sink}/alerts", secret: "\${VIGIL_ALERT_SECRET}" }

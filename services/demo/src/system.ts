@@ -124,7 +124,12 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
   const standby = await startStandby(settings.ports.standby, '127.0.0.1', options.onEnable);
   const sink = await startAlertSink(secrets.VIGIL_ALERT_SECRET, settings.ports.sink, '127.0.0.1', options.onAlert);
 
+  // Replicas besides the first (etcd): the watchdog sends each vote to every one.
+  const replicaPorts: number[] = [];
+  for (let index = 1; index < (options.etcd?.replicas ?? 1); index++) replicaPorts.push(await freePort());
+  settings.replicaUrls = replicaPorts.map((port) => `http://127.0.0.1:${port}`);
   const configs = { 'health-check': healthCheckConfig(settings), activation: activationConfig(settings), watchdog: watchdogConfig(settings) };
+  replicaPorts.forEach((port, i) => writeFileSync(join(dataDir, `activation-${i + 1}.yaml`), activationConfig(settings, { index: i + 1, port })));
   const configPath = (name: ServiceName) => join(dataDir, `${name}.yaml`);
   const url = (name: ServiceName, path: string) => `http://127.0.0.1:${settings.ports[PORT_OF[name]]}${path}`;
   const launch = async (name: ServiceName) => {
@@ -138,12 +143,11 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
   for (const [name, text] of Object.entries(configs)) writeFileSync(configPath(name as ServiceName), text);
   const services = {} as Record<ServiceName, ServiceProcess>;
   // Activation first, so the watchdog's first activation request finds it listening.
-  for (const name of ['activation', 'health-check', 'watchdog'] as const) services[name] = await launch(name);
+  services.activation = await launch('activation');
   const replicas: System['replicas'] = [];
-  for (let index = 1; index < (options.etcd?.replicas ?? 1); index++) {
-    const port = await freePort();
+  for (const [i, port] of replicaPorts.entries()) {
+    const index = i + 1;
     const path = join(dataDir, `activation-${index}.yaml`);
-    writeFileSync(path, activationConfig(settings, { index, port }));
     const service = startService('activation', path, { env: secrets, onLine: (line) => options.onLine?.('activation', line) });
     const base = `http://127.0.0.1:${port}`;
     await waitFor(`activation replica ${index} to be ready`, async () => {
@@ -152,6 +156,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
     });
     replicas.push({ service, url: base });
   }
+  for (const name of ['health-check', 'watchdog'] as const) services[name] = await launch(name);
 
   return {
     settings,
