@@ -127,7 +127,7 @@ const Coordination = Type.Object(
     kind: Type.Union([Type.Literal('file'), Type.Literal('etcd')], { default: 'file' }),
     endpoints: Type.Array(HttpUrl(), { default: [], description: 'etcd client URLs, one per member (etcd only)' }),
     prefix: Type.String({ pattern: '^/[^\\s]*$', default: '/vigil', 'x-expected': 'a key prefix starting with "/" such as "/vigil"', description: 'root of this installation\'s keys' }),
-    ttl: Duration({ default: '8s', description: 'leader lease TTL (whole seconds): a dead leader is replaced within it' }),
+    ttl: Duration({ default: '8s', description: 'leader lease TTL (whole seconds): a dead leader is replaced within about ttl + 0.5s (etcd looks for expired leases every 500ms)' }),
     margin: Duration({ default: '2s', description: 'the leader stops starting steps this long before last keepalive sent + ttl' }),
     requestTimeout: Duration({ default: '2s', description: 'deadline of one etcd request; past it the request is answered 503' }),
     tls: Type.Optional(

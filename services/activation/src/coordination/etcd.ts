@@ -93,7 +93,9 @@ export class EtcdCoordination implements Coordination {
     private readonly options: EtcdCoordinationOptions,
   ) {
     this.root = `${normalizePrefix(options.prefix)}/`;
-    this.lease = new LeaderLease(etcd, { prefix: options.prefix, ttlSeconds: options.ttlSeconds, marginMs: options.marginMs });
+    // Candidates wake on a watch of the leader key; without its event (a watch lost in a reconnect)
+    // they look every second, so a takeover is never more than a second later than the lease.
+    this.lease = new LeaderLease(etcd, { prefix: options.prefix, ttlSeconds: options.ttlSeconds, marginMs: options.marginMs, pollIntervalMs: Math.min(1_000, (options.ttlSeconds * 1_000) / 4) });
   }
 
   get replica(): string {
