@@ -31,6 +31,17 @@ describe('JsonFile', () => {
     expect(file.load()).toEqual({ n: 49 });
   });
 
+  it('merges saves made during a write: each resolves once a snapshot at least as new is on disk', async () => {
+    const file = new JsonFile<{ n: number }>(join(dir(), 'x.json'));
+    const first = file.save({ n: 0 });
+    // Made while the first write is under way: merged into one write of the newest.
+    const later = Array.from({ length: 20 }, (_, i) => file.save({ n: i + 1 }).then(() => file.load()!.n));
+    await first;
+    for (const seen of await Promise.all(later)) expect(seen).toBe(20);
+    await file.save({ n: 21 });
+    expect(file.load()).toEqual({ n: 21 });
+  });
+
   it('names the file when its content is corrupt', () => {
     const path = join(dir(), 'bad.json');
     writeFileSync(path, '{"epoch": 1');

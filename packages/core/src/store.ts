@@ -35,6 +35,8 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
  */
 export class JsonFile<T> {
   private pending: Promise<void> = Promise.resolve();
+  /** The write waiting for the one in progress, and the newest snapshot it will write. */
+  private queued: { write: Promise<void>; text: string } | undefined;
 
   constructor(readonly path: string) {}
 
@@ -54,12 +56,25 @@ export class JsonFile<T> {
     }
   }
 
-  /** Persists a snapshot; resolves once it (and every earlier save) is durable. */
+  /**
+   * Persists a snapshot; resolves once it (or a later one) is durable. Saves made while a write
+   * is in progress are merged: only the newest snapshot is written next, since each snapshot
+   * holds the whole state and so every earlier change.
+   */
   save(value: T): Promise<void> {
     const text = `${JSON.stringify(value, null, 2)}\n`;
-    const next = this.pending.then(() => writeFileAtomic(this.path, text));
-    this.pending = next.catch(() => undefined);
-    return next;
+    if (this.queued) {
+      this.queued.text = text;
+      return this.queued.write;
+    }
+    const queued = { text, write: Promise.resolve() };
+    queued.write = this.pending.then(() => {
+      this.queued = undefined;
+      return writeFileAtomic(this.path, queued.text);
+    });
+    this.queued = queued;
+    this.pending = queued.write.catch(() => undefined);
+    return queued.write;
   }
 }
 
