@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkReady, dialHost, runExtraCommand, serviceCommandFrom, usageText, UsageError, type ExtraCommand } from './service.js';
+import { checkReady, CommandError, dialHost, runExtraCommand, serviceCommandFrom, usageText, UsageError, type ExtraCommand } from './service.js';
 import type { TSchema } from 'typebox';
 
 describe('serviceCommandFrom', () => {
@@ -47,6 +47,7 @@ describe('runExtraCommand', () => {
     async run({ config: c, options, logger, print }) {
       if (options.name === undefined) throw new UsageError('--name is required');
       if (options.name === 'nobody') throw new Error('nobody answered');
+      if (options.name === 'root') throw new CommandError('refused: greet root by hand', 3);
       logger.info({ name: options.name }, 'greeting');
       await print(`${(c as typeof config).greeting} ${String(options.name)}${options.loud ? '!' : ''}\n`);
       return 0;
@@ -71,6 +72,9 @@ describe('runExtraCommand', () => {
     await expect(runExtraCommand('vigil-x', 'greet', greet, ['--name', 'nobody'], config, undefined, s)).resolves.toBe(1);
     expect(s.err()).toBe('vigil-x greet: nobody answered\n');
     expect(s.out()).toBe('');
+    s = streams();
+    await expect(runExtraCommand('vigil-x', 'greet', greet, ['--name', 'root'], config, undefined, s)).resolves.toBe(3);
+    expect(s.err()).toBe('vigil-x greet: refused: greet root by hand\n');
   });
 });
 

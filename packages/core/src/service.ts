@@ -50,9 +50,20 @@ export interface CommandContext<S extends TSchema> {
   print: (text: string) => Promise<void>;
 }
 
-/** A command line or input the command cannot act on: exit 2, with the message and the usage line. */
+/** A command line the command cannot act on: exit 2, with the message and the usage line. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
+}
+
+/** A command that ends with its own exit code and message (e.g. 2 for an invalid input file, or a refusal). */
+export class CommandError extends Error {
+  override readonly name = 'CommandError';
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
 }
 
 /** What a service's command line asks for: run it (the default), or one of the operator commands. */
@@ -180,7 +191,8 @@ export async function runService<S extends TSchema>(
 
 /**
  * Runs one of a service's own commands and resolves with its exit code: 2 for options it does
- * not know or a UsageError (with the usage line), 1 for any other error (its message on stderr).
+ * not know or a UsageError (with the usage line), a CommandError's own code, 1 for any other
+ * error (the message on stderr in each case).
  */
 export async function runExtraCommand<S extends TSchema>(
   service: string,
@@ -210,6 +222,6 @@ export async function runExtraCommand<S extends TSchema>(
       return EXIT.usage;
     }
     streams.stderr.write(`${service} ${name}: ${message}\n`);
-    return EXIT.failed;
+    return err instanceof CommandError ? err.exitCode : EXIT.failed;
   }
 }
