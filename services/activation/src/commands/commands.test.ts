@@ -2,17 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '@vigil/core';
 import { findEtcd, startEtcdCluster, type EtcdCluster } from '../../../../packages/coordination/src/test-support/etcd-cluster.js';
 import type { ActivationConfig } from '../config.js';
-import type { Coordination, ExportedState } from '../coordination/coordination.js';
-import { openCoordination } from '../coordination/open.js';
+import type { ExportedState } from '../coordination/coordination.js';
 import { closedPort, config, tempDir } from '../test-support/fixtures.js';
-import { contentOf, runCommand, seedFailover } from '../test-support/state.js';
+import { contentOf, runCommand, seedFailover, withStore } from '../test-support/state.js';
 import type { ImportReport } from './import.js';
 
 const etcdBinary = findEtcd();
-const quiet = createLogger({ service: 'test', level: 'silent' });
 const cleanup: (() => Promise<unknown> | void)[] = [];
 afterAll(async () => {
   for (const step of cleanup.reverse()) await step();
@@ -44,15 +41,6 @@ function etcdConfig(endpoints: string[], standby?: string, prefix = `/t-${random
     coordination: { kind: 'etcd', endpoints, prefix, ttl: '2s', margin: '500ms', requestTimeout: '1s' },
     targets: targets(standby),
   });
-}
-
-async function withStore<T>(c: ActivationConfig, use: (coordination: Coordination) => Promise<T>): Promise<T> {
-  const coordination = await openCoordination(c, quiet, Date.now, { campaign: false });
-  try {
-    return await use(coordination);
-  } finally {
-    await coordination.close();
-  }
 }
 
 async function exported(c: ActivationConfig): Promise<ExportedState> {

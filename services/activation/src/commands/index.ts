@@ -1,5 +1,6 @@
 import type { ExtraCommand } from '@vigil/core';
 import type { ActivationConfig } from '../config.js';
+import { breakGlassCommand } from './break-glass.js';
 import { exportCommand } from './export.js';
 import { importCommand } from './import.js';
 
@@ -7,4 +8,5 @@ import { importCommand } from './import.js';
 export const activationCommands: Record<string, ExtraCommand<typeof ActivationConfig>> = {
   export: exportCommand,
   import: importCommand,
+  'break-glass': breakGlassCommand,
 };

@@ -1,8 +1,9 @@
 import { Writable } from 'node:stream';
-import { runExtraCommand, type Activation } from '@vigil/core';
+import { createLogger, runExtraCommand, type Activation } from '@vigil/core';
 import { activationCommands } from '../commands/index.js';
 import type { ActivationConfig } from '../config.js';
 import type { Coordination, ExportedState } from '../coordination/coordination.js';
+import { openCoordination } from '../coordination/open.js';
 import { auditBase } from '../lifecycle.js';
 
 /**
@@ -62,4 +63,14 @@ export async function runCommand(name: string, args: string[], config: Activatio
   if (!command) throw new Error(`no command ${name}`);
   const code = await runExtraCommand('vigil-activation', name, command, args, config, 'test.yaml', { stdout, stderr });
   return { code, out: stdout.text(), err: stderr.text() };
+}
+
+/** Opens the configured store as the commands do (never leading), runs `use` on it, closes it. */
+export async function withStore<T>(config: ActivationConfig, use: (coordination: Coordination) => Promise<T>): Promise<T> {
+  const coordination = await openCoordination(config, createLogger({ service: 'test', level: 'silent' }), Date.now, { campaign: false });
+  try {
+    return await use(coordination);
+  } finally {
+    await coordination.close();
+  }
 }
