@@ -48,6 +48,8 @@ export interface EtcdCoordinationOptions {
   now: () => number;
   idleRequestRetentionMs: number;
   logger: Logger;
+  /** False for a tool (export, import) that reads and writes but must never take leadership from the replicas. */
+  campaign?: boolean;
 }
 
 /** The election all replicas of one installation take part in. */
@@ -111,7 +113,8 @@ export class EtcdCoordination implements Coordination {
 
   private start(): Promise<void> {
     this.startWatch();
-    this.background.push(this.campaignLoop(), this.pingLoop());
+    this.background.push(this.pingLoop());
+    if (this.options.campaign !== false) this.background.push(this.campaignLoop());
     return Promise.resolve();
   }
 

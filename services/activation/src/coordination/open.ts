@@ -19,8 +19,8 @@ function readConfigured(path: string, setting: string): Buffer {
   }
 }
 
-/** Opens the backend the configuration selects. */
-export async function openCoordination(config: ActivationConfig, logger: Logger, now: () => number): Promise<Coordination> {
+/** Opens the backend the configuration selects; `campaign: false` never leads (a command's process, not a replica). */
+export async function openCoordination(config: ActivationConfig, logger: Logger, now: () => number, options: { campaign?: boolean } = {}): Promise<Coordination> {
   const replica = config.replica ?? `${hostname()}-${process.pid}`;
   // Replays are refused anyway outside the signature tolerance: no need to remember ids longer than twice it.
   const idleRequestRetentionMs = Math.max(IDLE_REQUEST_RETENTION_MS, 2 * config.signatureTolerance);
@@ -46,6 +46,7 @@ export async function openCoordination(config: ActivationConfig, logger: Logger,
     now,
     idleRequestRetentionMs,
     logger,
+    ...options,
   });
   logger.info({ replica, endpoints: c.endpoints, prefix: c.prefix, ttl: c.ttl, margin: c.margin }, 'coordinating through etcd');
   return coordination;
