@@ -43,6 +43,6 @@ describe('service commands', () => {
     expect(checked.stderr).toMatch(/^ {2}server\.port: /m);
     const unknown = run('activation', ['chek-config']);
     expect(unknown.status).toBe(2);
-    expect(unknown.stderr).toBe('vigil-activation: unknown command "chek-config"; use one of: run, check-config, healthcheck (then --config <file>)\n');
+    expect(unknown.stderr).toBe('vigil-activation: unknown command "chek-config"; use one of: run, check-config, healthcheck, export, import, break-glass (then --config <file>)\n');
   });
 });

@@ -54,5 +54,6 @@ export type AuditRecord = { time: string; activationId: string; target: string; 
   | { event: 'approved' | 'cancelled'; operator: string; comment?: string }
   | { event: 'plan-resumed'; fromStep: string }
   | { event: 'page'; summary: string; delivered: boolean }
-  | { event: 'imported'; source: string }
+  /** An operator ran the plan by hand while the coordination store could not be reached (`break-glass`). */
+  | { event: 'break-glass'; operator: string; reason: string; kind: 'failover' | 'failback'; host: string; epochSource: string }
 );

@@ -17,16 +17,6 @@ import { readExport } from './state-file.js';
 /** How often the store is asked while break-glass makes sure it cannot be reached. */
 const PROBE_INTERVAL_MS = 500;
 
-/** The record that opens a break-glass run: who, why, and where its epoch came from. */
-type BreakGlassAudit = Pick<AuditRecord, 'time' | 'activationId' | 'target' | 'epoch'> & {
-  event: 'break-glass';
-  operator: string;
-  reason: string;
-  kind: 'failover' | 'failback';
-  host: string;
-  epochSource: string;
-};
-type RecordedAudit = AuditRecord | BreakGlassAudit;
 
 type Context = CommandContext<typeof ActivationConfig>;
 
@@ -149,7 +139,7 @@ function pagerOf(config: ActivationConfig, logger: Logger, activationId: string,
  * never makes a replica resume the plan, it waits for an operator.
  */
 class BreakGlassRecord {
-  private readonly audit: RecordedAudit[] = [];
+  private readonly audit: AuditRecord[] = [];
   private ended: { status: FinalStatus; at: string; reason?: string } | undefined;
 
   constructor(
@@ -159,7 +149,7 @@ class BreakGlassRecord {
     private readonly print: (text: string) => Promise<void>,
   ) {}
 
-  async append(record: RecordedAudit): Promise<void> {
+  async append(record: AuditRecord): Promise<void> {
     this.audit.push(record);
     await this.save();
     await this.print(`${JSON.stringify(record)}\n`);
