@@ -234,12 +234,12 @@ export class ActivationClient {
 function acceptedOrAllEnded(outcomes: readonly Promise<ActivationOutcome>[]): Promise<void> {
   return new Promise((resolve) => {
     let remaining = outcomes.length;
-    for (const outcome of outcomes) {
-      void outcome.then((o) => {
-        remaining--;
-        if (o === 'accepted' || remaining === 0) resolve();
-      });
-    }
+    const ended = (accepted: boolean) => {
+      remaining--;
+      if (accepted || remaining === 0) resolve();
+    };
+    // A delivery never rejects; were one to, it still counts as ended, so no request waits forever.
+    for (const outcome of outcomes) void outcome.then((o) => ended(o === 'accepted'), () => ended(false));
   });
 }
 
