@@ -150,6 +150,11 @@ describe.skipIf(!etcdBinary)('activation replicas on etcd', () => {
       const listed = await get<{ activations: Activation[] }>(replica, '/v1/activations?target=burst');
       expect(listed.activations.map((a) => a.id)).toEqual([id]);
       expect(await get<ActiveSide>(replica, '/v1/active?target=burst')).toMatchObject({ active: 'secondary', epoch: 1, activationId: id });
+      // Metrics show the last state each replica saw, kept by the watch whoever wrote it.
+      await waitFor(`${replica.name}'s metrics to show the new side`, async () => {
+        const metrics = await (await fetch(`${replica.base}/metrics`)).text();
+        return metrics.includes('vigil_activation_epoch{target="burst"} 1') && metrics.includes('vigil_active_side{target="burst",side="secondary"} 1');
+      });
     }
     expect(standbyEndpoint.calls_('/burst/enable')).toBe(1);
     expect(standbyEndpoint.calls_('/burst/switch')).toBe(1);

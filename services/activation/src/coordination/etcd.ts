@@ -394,13 +394,25 @@ export class EtcdCoordination implements Coordination {
   /** Measures reachability (for `reachable()` and the metric) with a quorum read every second. */
   private async pingLoop(): Promise<void> {
     const closing = this.closing.signal;
+    // The first answer also fills the targets' last known states (metrics); the watch keeps them.
+    let filled = false;
     while (!closing.aborted) {
       try {
-        await this.readMany(['targets/']);
+        if (filled) await this.readMany(['targets/']);
+        else filled = await this.fillKnownTargets();
       } catch {
         // reachable() reports it
       }
       await pause(PING_INTERVAL_MS, closing);
     }
+  }
+
+  private async fillKnownTargets(): Promise<true> {
+    for (const kv of await this.range('targets/')) {
+      const [, name = '', kind] = kv.key.toString().slice(this.root.length).split('/');
+      // A state written since (watch, transaction) is newer than this read: keep it.
+      if (kind === 'state' && !this.known.has(decodeURIComponent(name))) this.known.set(decodeURIComponent(name), this.parse<TargetState>(kv));
+    }
+    return true;
   }
 }
