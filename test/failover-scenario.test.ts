@@ -1,13 +1,13 @@
 /**
- * The whole-system failover scenario (test/scenario/scenario.ts), run on local processes and,
- * where a container runtime exists, on containers built from the Dockerfiles with the
- * docker-compose configs.
+ * The whole-system failover scenario (test/scenario/scenario.ts), run on local processes and on
+ * containers of the images built from the Dockerfile, with the docker-compose configs.
  */
 import { afterAll, afterEach, beforeAll, describe, it } from 'vitest';
 import { findEtcd, startEtcdCluster, type EtcdCluster } from '../packages/coordination/src/test-support/etcd-cluster.js';
-import { findContainerRuntime, startContainers } from './scenario/containers.js';
+import { composeTiming, CONTAINER_SLACK_MS, startContainers, STARTUP_TIMEOUT_MS } from './scenario/containers.js';
 import { startProcesses } from './scenario/processes.js';
-import { failoverScenario, type Deployment } from './scenario/scenario.js';
+import { failoverScenario, scenarioDurationMs, type Deployment } from './scenario/scenario.js';
+import { BUILD_ALL_TIMEOUT_MS, buildImages, findEngine } from './support/engine.js';
 
 let deployment: Deployment | undefined;
 afterEach(async () => {
@@ -39,16 +39,16 @@ describe.skipIf(!etcdBinary)('failover scenario on 3 activation replicas and a 3
   }
 });
 
-// No VIGIL_REQUIRE_COMPONENTS check here, on purpose: CI has no container runtime (no Docker
-// engine, no Podman), so this run is a skip there, not a failure. The same scenario runs on
-// processes above on every machine; this run adds the images, their HEALTHCHECKs and the
-// compose configs wherever Docker or Podman is available.
-const runtime = await findContainerRuntime();
-if (!runtime.found) console.warn(`skipped: no container runtime found (${runtime.reason}): the container run of this scenario needs Docker or Podman`);
-describe('failover scenario on containers', () => {
-  const where = runtime.found ? runtime.description : 'needs Docker or Podman';
-  it.skipIf(!runtime.found)(`primary stopped: one activation, one firing and one resolved alert (${where})`, async () => {
-    deployment = await startContainers();
-    await failoverScenario(deployment, 'stopped');
-  }, 15 * 60_000);
+const engine = await findEngine();
+describe.skipIf(!engine)(`failover scenario on containers (${engine ?? 'needs Docker or Podman'})`, () => {
+  beforeAll(async () => {
+    await buildImages();
+  }, BUILD_ALL_TIMEOUT_MS);
+
+  for (const mode of ['stopped', 'hanging'] as const) {
+    it(`primary ${mode}: one activation, one firing and one resolved alert`, async () => {
+      deployment = await startContainers();
+      await failoverScenario(deployment, mode);
+    }, 6 * STARTUP_TIMEOUT_MS + scenarioDurationMs(composeTiming(), CONTAINER_SLACK_MS));
+  }
 });

@@ -1,31 +1,18 @@
 /**
  * The scenario's deployment as containers: the four images built from the repository's
- * Dockerfiles, one network on which every container has its compose service name as alias, the
- * compose configs (deploy/compose) at /etc/vigil/config.yaml, and the images' own HEALTHCHECKs
- * to wait on. Needs Docker or Podman (testcontainers finds it).
+ * Dockerfile (once per test run, test/support/engine.ts), one network on which every container has
+ * its compose service name as alias, the compose configs (deploy/compose) at
+ * /etc/vigil/config.yaml. Needs Docker or Podman.
  */
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { GenericContainer, getContainerRuntimeClient, Network, Wait, type StartedNetwork, type StartedTestContainer } from 'testcontainers';
+import { Network, Wait, type StartedNetwork, type StartedTestContainer } from 'testcontainers';
 import { parse } from 'yaml';
 import { generateSecret } from '@vigil/core';
+import { exposedPorts, ROOT, VigilContainer, type Image } from '../support/engine.js';
 import type { Deployment, SinkAlert, Timing } from './scenario.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const COMPOSE_CONFIG = (name: string) => `${ROOT}deploy/compose/${name}.yaml`;
-
-export type ContainerRuntime = { found: true; description: string } | { found: false; reason: string };
-
-/** Whether a container runtime answers; the reason when none does. */
-export async function findContainerRuntime(): Promise<ContainerRuntime> {
-  try {
-    const { info } = await getContainerRuntimeClient();
-    return { found: true, description: `${info.containerRuntime.host} (server version ${info.containerRuntime.serverVersion})` };
-  } catch (err) {
-    return { found: false, reason: err instanceof Error ? err.message : String(err) };
-  }
-}
 
 /** The compose watchdog's probe settings for `primary`, so the scenario waits as long as they need. */
 export function composeTiming(): Timing {
@@ -36,35 +23,35 @@ export function composeTiming(): Timing {
   return { interval, timeout, failureThreshold, successThreshold };
 }
 
-const IMAGES = ['health-check', 'watchdog', 'activation', 'demo'] as const;
-type Image = (typeof IMAGES)[number];
+/** Longest a container may take to turn healthy: the images' HEALTHCHECK start period (20 s) and more. */
+export const STARTUP_TIMEOUT_MS = 60_000;
 
-/**
- * Builds vigil/<image> from services/<image>/Dockerfile, kept after the run under the name
- * docker-compose.yml uses. BuildKit builds the independent stages (deps, build) side by side.
- */
-const build = (image: Image) =>
-  GenericContainer.fromDockerfile(ROOT, `services/${image}/Dockerfile`).withBuildkit().build(`vigil/${image}`, { deleteOnExit: false });
+/** Container networking and the engine's port forwarding add latency to every hop. */
+export const CONTAINER_SLACK_MS = 15_000;
 
+/** Expects the images built (buildImages). */
 export async function startContainers(): Promise<Deployment> {
-  await Promise.all(IMAGES.map(build));
   const secrets = { VIGIL_VOTER_SECRET: generateSecret(), VIGIL_ALERT_SECRET: generateSecret() };
   const network: StartedNetwork = await new Network().start();
   const started: StartedTestContainer[] = [];
   const logs = new Map<string, string[]>();
 
-  /** One container per compose service, named by its alias, waited on until its image's HEALTHCHECK passes. */
-  const run = async (alias: string, image: Image, port: number, env: Record<string, string>, config?: Exclude<Image, 'demo'>) => {
+  /**
+   * One container per compose service, named by its alias, waited on until `ready` (a path on
+   * `port`) answers 200: what its HEALTHCHECK asks, polled more often than the image's 10 s
+   * interval (the HEALTHCHECK itself is tested in test/images.test.ts).
+   */
+  const run = async (alias: string, image: Image, port: number, ready: string, env: Record<string, string>, config?: Exclude<Image, 'demo'>) => {
     const lines: string[] = [];
     logs.set(alias, lines);
-    let container = new GenericContainer(`vigil/${image}`)
+    let container = new VigilContainer(image)
+      .withLoopbackPorts(await exposedPorts(image))
       .withNetwork(network)
       .withNetworkAliases(alias)
       .withEnvironment(env)
-      .withExposedPorts(port)
       .withLogConsumer((stream) => createInterface({ input: stream }).on('line', (line) => lines.push(line)))
-      .withWaitStrategy(Wait.forHealthCheck())
-      .withStartupTimeout(60_000);
+      .withWaitStrategy(Wait.forHttp(ready, port).withReadTimeout(500))
+      .withStartupTimeout(STARTUP_TIMEOUT_MS);
     if (config) container = container.withCopyFilesToContainer([{ source: COMPOSE_CONFIG(config), target: '/etc/vigil/config.yaml', mode: 0o444 }]);
     const running = await container.start();
     started.push(running);
@@ -72,25 +59,23 @@ export async function startContainers(): Promise<Deployment> {
   };
   const stop = async () => {
     // Killed at once, like the processes deployment: graceful shutdown is not what this run tests.
-    for (const container of started.reverse()) await container.stop();
+    await Promise.all(started.map((container) => container.stop()));
     await network.stop();
   };
 
   try {
-    // The compose order, each stage started together: the watchdog last, so that its first
-    // probes see a running primary and its first request finds the activation service.
-    const [primary, standby, sink] = await Promise.all([
-      run('primary-app', 'demo', 8089, { VIGIL_SAMPLE_ROLE: 'primary', PORT: '8090', CONTROL_PORT: '8089' }),
-      run('standby-app', 'demo', 8091, { VIGIL_SAMPLE_ROLE: 'standby', PORT: '8091' }),
-      run('alert-sink', 'demo', 8099, { VIGIL_SAMPLE_ROLE: 'sink', PORT: '8099', VIGIL_ALERT_SECRET: secrets.VIGIL_ALERT_SECRET }),
-    ]);
-    const [activation, healthCheck] = await Promise.all([
-      run('activation', 'activation', 8083, { VIGIL_VOTER_SECRET: secrets.VIGIL_VOTER_SECRET }, 'activation'),
-      run('health-check', 'health-check', 8081, {}, 'health-check'),
+    // The watchdog last, so that its first probes see a running primary and its first request
+    // finds the activation service; everything else at once.
+    const [primary, standby, sink, activation, healthCheck] = await Promise.all([
+      run('primary-app', 'demo', 8089, '/primary', { VIGIL_SAMPLE_ROLE: 'primary', PORT: '8090', CONTROL_PORT: '8089' }),
+      run('standby-app', 'demo', 8091, '/', { VIGIL_SAMPLE_ROLE: 'standby', PORT: '8091' }),
+      run('alert-sink', 'demo', 8099, '/received', { VIGIL_SAMPLE_ROLE: 'sink', PORT: '8099', VIGIL_ALERT_SECRET: secrets.VIGIL_ALERT_SECRET }),
+      run('activation', 'activation', 8083, '/readyz', { VIGIL_VOTER_SECRET: secrets.VIGIL_VOTER_SECRET }, 'activation'),
+      run('health-check', 'health-check', 8081, '/readyz', {}, 'health-check'),
     ]);
     // No Alertmanager here: the watchdog's deliveries to its `alertmanager` receiver are retried
     // on their own and never hold back the sink's (see "Alerting" in the README).
-    const watchdog = await run('watchdog', 'watchdog', 8082, secrets, 'watchdog');
+    const watchdog = await run('watchdog', 'watchdog', 8082, '/readyz', secrets, 'watchdog');
 
     const control = async (mode: string) => {
       const res = await fetch(`${primary.url}/primary/${mode}`, { method: 'POST', signal: AbortSignal.timeout(5_000) });
@@ -100,8 +85,7 @@ export async function startContainers(): Promise<Deployment> {
       kind: 'containers',
       urls: { healthCheck: healthCheck.url, watchdog: watchdog.url, activation: activation.url, standby: standby.url },
       timing: composeTiming(),
-      // Container networking and Docker's port proxy add latency to every hop.
-      slackMs: 15_000,
+      slackMs: CONTAINER_SLACK_MS,
       async receivedAlerts() {
         const res = await fetch(`${sink.url}/received`, { signal: AbortSignal.timeout(5_000) });
         return ((await res.json()) as { alerts: SinkAlert[] }).alerts;

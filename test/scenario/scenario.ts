@@ -60,6 +60,12 @@ export function scenarioTimeouts(d: Pick<Deployment, 'timing' | 'slackMs'>): { u
   };
 }
 
+/** Longest the whole scenario may take once the deployment runs: every wait it makes, in sequence. */
+export function scenarioDurationMs(timing: Timing, slackMs: number): number {
+  const t = scenarioTimeouts({ timing, slackMs });
+  return t.upMs + 2 * t.detectMs + t.resolveMs + 2 * t.settleMs;
+}
+
 const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
 
 async function activations(d: Deployment): Promise<Activations['activations']> {
