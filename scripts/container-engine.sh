@@ -348,8 +348,10 @@ alive() { # pidfile what
 start_daemon() { # pidfile logfile command...
   local pidfile=$1 logfile=$2; shift 2
   # Its own session, so that it outlives this script and the CI step that ran it.
-  # Not holding this script's lock (fd 9).
-  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" </dev/null >>"$logfile" 2>&1 9>&- &
+  # Not holding this script's lock (fd 9). Working directory /: the daemon and every container
+  # helper it starts (conmon, runc) inherit it, and a checkout removed later must not take
+  # them down ("write child: broken pipe").
+  setsid bash -c 'cd / && echo $$ >"$0" && exec "$@"' "$pidfile" "$@" </dev/null >>"$logfile" 2>&1 9>&- &
   for _ in $(seq 50); do [[ -s $pidfile ]] && break; sleep 0.1; done
 }
 
