@@ -8,3 +8,4 @@ export * from './signing.js';
 export * from './store.js';
 export { Type, type Static, type StaticDecode, type TSchema } from 'typebox';
 export * from './contracts.js';
+export * from './ports.js';

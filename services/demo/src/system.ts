@@ -8,18 +8,14 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createHttpServer } from 'node:http';
-import { generateSecret } from '@vigil/core';
+import { freeListenPort, generateSecret } from '@vigil/core';
 import { SamplePrimary, startAlertSink, startStandby, type ReceivedAlert } from './apps.js';
 import { activationConfig, healthCheckConfig, watchdogConfig, type DemoSettings } from './configs.js';
 import { startService, type ServiceName, type ServiceProcess } from './processes.js';
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const address = server.address();
-  await new Promise((ok) => server.close(ok));
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return address.port;
+/** A loopback port for a server about to start (see freeListenPort). */
+export function freePort(): Promise<number> {
+  return freeListenPort();
 }
 
 export async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000, everyMs = 50): Promise<T> {

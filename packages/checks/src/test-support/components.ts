@@ -1,8 +1,8 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freeListenPort } from '../../../core/src/ports.js';
 import { findBinary } from '../../../core/src/test-support/components.js';
 
 /**
@@ -35,12 +35,8 @@ export function postgresBinaries(): { initdb: string; pgCtl: string; pgBasebacku
   return initdb && pgCtl && pgBasebackup ? { initdb, pgCtl, pgBasebackup } : undefined;
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+export function freePort(): Promise<number> {
+  return freeListenPort();
 }
 
 // PostgreSQL refuses to run as root: when the tests do, its processes run as the postgres user.

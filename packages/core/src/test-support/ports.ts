@@ -1,10 +1,6 @@
-import { createServer, type AddressInfo } from 'node:net';
+import { freeListenPort } from '../ports.js';
 
-/** A port on loopback that nothing listens on: connecting to it is refused at once. */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/** A port on loopback that nothing listens on: connecting to it is refused at once (or a server about to start takes it). */
+export function closedPort(): Promise<number> {
+  return freeListenPort();
 }
