@@ -13,10 +13,8 @@ import { SamplePrimary, startAlertSink, startStandby, type ReceivedAlert } from 
 import { activationConfig, healthCheckConfig, watchdogConfig, type DemoSettings } from './configs.js';
 import { startService, type ServiceName, type ServiceProcess } from './processes.js';
 
-/** A loopback port for a server about to start (see freeListenPort). */
-export function freePort(): Promise<number> {
-  return freeListenPort();
-}
+/** A loopback port for a server about to start (core's freeListenPort, under the name the tests use). */
+export const freePort = freeListenPort;
 
 export async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000, everyMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;

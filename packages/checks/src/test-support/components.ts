@@ -35,9 +35,7 @@ export function postgresBinaries(): { initdb: string; pgCtl: string; pgBasebacku
   return initdb && pgCtl && pgBasebackup ? { initdb, pgCtl, pgBasebackup } : undefined;
 }
 
-export function freePort(): Promise<number> {
-  return freeListenPort();
-}
+export const freePort = freeListenPort;
 
 // PostgreSQL refuses to run as root: when the tests do, its processes run as the postgres user.
 const asRoot = process.getuid?.() === 0;

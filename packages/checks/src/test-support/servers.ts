@@ -1,5 +1,6 @@
 import { createServer as createHttpServer, type RequestListener } from 'node:http';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
+import { freeListenPort } from '../../../core/src/ports.js';
 
 export interface LocalServer {
   port: number;
@@ -43,9 +44,5 @@ export function silentServer(): Promise<LocalServer> {
   return listen(createTcpServer(() => undefined));
 }
 
-/** A port on 127.0.0.1 where nothing listens (it was just released). */
-export async function closedPort(): Promise<number> {
-  const server = await listen(createTcpServer());
-  await server.close();
-  return server.port;
-}
+/** A port on 127.0.0.1 where nothing listens (core's freeListenPort: below the ephemeral range). */
+export const closedPort = freeListenPort;
