@@ -193,6 +193,13 @@ export const ActiveSide = Type.Object({
   target: Type.String(),
   active: Side,
   epoch: Type.Integer({ minimum: 0 }),
+  /**
+   * Counts the changes of the target's state and never goes down. An epoch is raised when an
+   * activation starts, but traffic moves only once its plan has succeeded, in the same epoch:
+   * of two answers, the higher epoch is newer, and within one epoch the higher revision.
+   * Absent in states written before it existed (read as 0).
+   */
+  revision: Type.Optional(Type.Integer({ minimum: 0 })),
   since: Type.Optional(Type.String()),
   activationId: Type.Optional(Type.String()),
 });

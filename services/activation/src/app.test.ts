@@ -91,7 +91,7 @@ describe('POST /v1/activations', () => {
     expect(endpoint!.calls).toHaveLength(1);
     expect(endpoint!.calls[0]).toMatchObject({ method: 'POST', url: '/admin/enable', body: '{"reason":"failover"}' });
     expect(endpoint!.calls[0]!.headers['content-type']).toBe('application/json');
-    expect(await active(app)).toEqual({ target: 'primary', active: 'secondary', epoch: 1, since: done.finishedAt, activationId: created.id });
+    expect(await active(app)).toEqual({ target: 'primary', active: 'secondary', epoch: 1, revision: 2, since: done.finishedAt, activationId: created.id });
 
     const audit = (await readFile(join(dir.path, 'audit.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { event: string });
     expect(audit.map((r) => r.event)).toEqual(['activation-created', 'step-started', 'step-finished', 'activation-finished']);
@@ -111,7 +111,7 @@ describe('POST /v1/activations', () => {
     });
     const created = (await post(app, activationRequest())).json<Activation>();
     await vi.waitFor(() => expect(endpoint!.calls).toHaveLength(1));
-    expect(await active(app)).toEqual({ target: 'primary', active: 'primary', epoch: 1, activationId: created.id });
+    expect(await active(app)).toEqual({ target: 'primary', active: 'primary', epoch: 1, revision: 1, activationId: created.id });
     release();
     expect((await finished(app, created.id)).status).toBe('succeeded');
     expect((await active(app)).active).toBe('secondary');
@@ -283,7 +283,7 @@ describe('plan failures', () => {
     expect(done.steps[0]).toMatchObject({ status: 'failed', attempts: 3, responseStatus: 503 });
     expect(done.steps[0]!.output).toContain('standby not ready');
     expect(endpoint!.calls).toHaveLength(3);
-    expect(await active(app)).toEqual({ target: 'primary', active: 'primary', epoch: 1 });
+    expect(await active(app)).toEqual({ target: 'primary', active: 'primary', epoch: 1, revision: 2 });
     expect((await app.inject({ url: '/metrics' })).body).toContain('vigil_activations_total{target="primary",outcome="failed"} 1');
 
     // A failed activation does not hold the target: a later request tries again with a new epoch.

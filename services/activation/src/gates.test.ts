@@ -174,7 +174,7 @@ describe('approval mode', () => {
     const cancelled = await operator(app, `/v1/activations/${created.id}/cancel`, { comment: 'false alarm' });
     expect(cancelled.statusCode).toBe(200);
     expect(cancelled.json()).toMatchObject({ status: 'cancelled', reason: 'cancelled by alice: false alarm' });
-    expect(await side(app)).toEqual({ target: 'primary', active: 'primary', epoch: 1 });
+    expect(await side(app)).toEqual({ target: 'primary', active: 'primary', epoch: 1, revision: 2 });
     expect(standby.calls).toHaveLength(0);
     expect((await operator(app, `/v1/activations/${created.id}/cancel`)).statusCode).toBe(409);
     expect((await app.inject({ url: '/metrics' })).body).toContain('vigil_activations_total{target="primary",outcome="cancelled"} 1');
@@ -462,6 +462,41 @@ describe('GET /v1/active/stream', () => {
     await vote(app, 'watchdog-1', SECRET_1);
     await vi.waitFor(() => expect(events.at(-1)).toMatchObject({ active: 'secondary', epoch: 1 }));
     expect(events.map((e) => e.active)).toEqual(['primary', 'primary', 'secondary']);
+    // The activation raised the epoch, and its success moved traffic in that same epoch: the
+    // revision orders the two.
+    expect(events.map((e) => [e.epoch, e.revision ?? 0])).toEqual([
+      [0, 0],
+      [1, 1],
+      [1, 2],
+    ]);
     req.destroy();
+  });
+
+  it('resumes from Last-Event-ID: the current state only if it is newer than the one held', async () => {
+    const { app } = await setup();
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    await vote(app, 'watchdog-1', SECRET_1);
+    await vi.waitFor(async () => expect((await side(app)).active).toBe('secondary'));
+    const open = (lastEventId?: string) =>
+      new Promise<string>((resolve, reject) => {
+        let text = '';
+        const req = httpRequest(`${address}/v1/active/stream?target=primary`, { headers: lastEventId === undefined ? {} : { 'last-event-id': lastEventId } }, (res) => {
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            text += chunk;
+            if (text.includes('\n\n')) {
+              req.destroy();
+              resolve(text);
+            }
+          });
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    expect(await open('1.2')).toBe(': resumed\n\n');
+    expect(await open('1.1')).toMatch(/^id: 1\.2\nevent: active\ndata: \{.*"active":"secondary"/);
+    expect(await open('0.9')).toMatch(/^id: 1\.2\n/);
+    expect(await open('not-an-id')).toMatch(/^id: 1\.2\n/);
+    expect(await open()).toMatch(/^id: 1\.2\n/);
   });
 });

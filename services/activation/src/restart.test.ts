@@ -112,7 +112,7 @@ describe('after a restart', () => {
     expect(log.lines.some((l) => l.includes('"level":"error"') && l.includes('interrupted by a restart'))).toBe(true);
 
     const side = (await second.inject({ url: '/v1/active?target=primary' })).json<ActiveSide>();
-    expect(side).toEqual({ target: 'primary', active: 'primary', epoch: 1, activationId: created.id });
+    expect(side).toEqual({ target: 'primary', active: 'primary', epoch: 1, revision: 1, activationId: created.id });
     const repeated = await post(second, signed(anotherIncident()));
     expect(repeated.statusCode).toBe(409);
     expect(repeated.json()).toMatchObject({ error: 'already-active' });

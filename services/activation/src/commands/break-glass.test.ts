@@ -141,7 +141,7 @@ describe.skipIf(!etcdBinary)('break-glass against a real 3-member etcd cluster',
     expect(JSON.parse(imported.out)).toMatchObject({ epochsRaised: 1, activations: 1, incidents: 1, audit: 6 });
     expect((await runCommand('import', ['--in', dbRecord], c)).code).toBe(0);
     await withStore(c, async (store) => {
-      expect(await store.targetState('app')).toEqual({ active: 'secondary', epoch: 5, since: activation.finishedAt, activationId: activation.id });
+      expect(await store.targetState('app')).toEqual({ active: 'secondary', epoch: 5, revision: 2, since: activation.finishedAt, activationId: activation.id });
       expect(await store.targetState('db')).toMatchObject({ active: 'secondary', epoch: 9 });
       expect(await store.activation(activation.id)).toEqual(activation);
       expect((await store.auditOf(activation.id)).map((r) => r.event)).toEqual(printed.map((r) => r.event));

@@ -90,7 +90,7 @@ for (const backend of backends) {
         tx.setTarget('primary', { active: 'primary', epoch: 1, activationId: 'act_1' });
         tx.appendAudit({ time: new Date().toISOString(), activationId: 'act_1', target: 'primary', epoch: 1, event: 'plan-resumed', fromStep: 'one' });
       });
-      expect(await c.targetState('primary')).toEqual({ active: 'primary', epoch: 1, activationId: 'act_1' });
+      expect(await c.targetState('primary')).toEqual({ active: 'primary', epoch: 1, revision: 1, activationId: 'act_1' });
       expect((await c.activation('act_1'))?.status).toBe('running');
       expect((await c.auditOf('act_1')).map((r) => r.event)).toEqual(['plan-resumed']);
       expect((await c.unfinishedActivations()).map((a) => a.id)).toEqual(['act_1']);
@@ -189,7 +189,7 @@ describe.skipIf(!etcdBinary)('etcd coordination across replicas', () => {
     });
     const etcd = await openEtcd();
     await etcd.importState(await files.exportState());
-    expect(await etcd.targetState('primary')).toEqual({ active: 'secondary', epoch: 3, activationId: 'act_4' });
+    expect(await etcd.targetState('primary')).toEqual({ active: 'secondary', epoch: 3, revision: 1, activationId: 'act_4' });
     expect((await etcd.activations()).map((a) => a.id)).toEqual(['act_4']);
   });
 });

@@ -207,7 +207,11 @@ export class TxBuffer implements Tx {
     return this.get<IncidentClaim>(docKey.incident(target, incidentId));
   }
   setTarget(name: string, state: TargetState): void {
-    this.set(docKey.target(name), state);
+    // Every change counts up, so clients can order two answers within one epoch; an import
+    // brings a higher revision of its own, kept as it is.
+    const stored = this.target(name).revision ?? 0;
+    const revision = (state.revision ?? 0) > stored ? state.revision! : stored + 1;
+    this.set(docKey.target(name), { ...state, revision });
   }
   setVotes(target: string, votes: Vote[]): void {
     this.set(docKey.votes(target), votes);

@@ -8,9 +8,27 @@ import { ErrorBody } from './errors.js';
 /** Comment lines keep idle proxies from closing a quiet stream. */
 const HEARTBEAT_MS = 15_000;
 
+/** The event id of a state: `<epoch>.<revision>`, so a reconnecting client can say what it holds. */
+export function eventId(side: Pick<ActiveSide, 'epoch' | 'revision'>): string {
+  return `${side.epoch}.${side.revision ?? 0}`;
+}
+
+/** Orders two states of one target: the higher epoch, then within one epoch the higher revision. */
+export function compareStates(a: Pick<ActiveSide, 'epoch' | 'revision'>, b: Pick<ActiveSide, 'epoch' | 'revision'>): number {
+  return a.epoch - b.epoch || (a.revision ?? 0) - (b.revision ?? 0);
+}
+
+function parseEventId(value: string | string[] | undefined): { epoch: number; revision: number } | undefined {
+  const match = typeof value === 'string' ? /^(\d{1,15})\.(\d{1,15})$/.exec(value.trim()) : null;
+  return match ? { epoch: Number(match[1]), revision: Number(match[2]) } : undefined;
+}
+
 /**
  * `GET /v1/active/stream?target=NAME`: server-sent events, one `active` event with the current
- * side at once and one per change (epoch, side, holder), each an `ActiveSide` as JSON.
+ * side at once and one per change (epoch, side, holder), each an `ActiveSide` as JSON with the id
+ * `<epoch>.<revision>`. A client reconnecting with `Last-Event-ID` gets the current state only if
+ * it is newer than that id (else a `: resumed` comment), then every change; an unreadable id is
+ * ignored (the current state is sent).
  */
 export const streamRoutes: FastifyPluginCallbackTypebox<{ activations: Activations }> = (app, { activations }, done) => {
   const open = new Set<ServerResponse>();
@@ -47,11 +65,22 @@ export const streamRoutes: FastifyPluginCallbackTypebox<{ activations: Activatio
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-      let id = 0;
-      const send = (data: ActiveSide) => res.write(`id: ${++id}\nevent: active\ndata: ${JSON.stringify(data)}\n\n`);
-      send(side);
-      // A change seen before the read is older than it unless it raised the epoch further.
-      for (const changed of early) if (changed.epoch > side.epoch) send(changed);
+      // Never send a state older than one already sent on this stream (a change seen before the
+      // read, or delivered twice, is older than the read unless it moved the state further).
+      let last: ActiveSide | undefined = undefined;
+      const send = (data: ActiveSide) => {
+        if (last && compareStates(data, last) <= 0) return;
+        last = data;
+        res.write(`id: ${eventId(data)}\nevent: active\ndata: ${JSON.stringify(data)}\n\n`);
+      };
+      const held = parseEventId(request.headers['last-event-id']);
+      if (held && compareStates(side, held) <= 0) {
+        last = side;
+        res.write(': resumed\n\n');
+      } else {
+        send(side);
+      }
+      for (const changed of early) send(changed);
       stream.send = send;
       const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
       open.add(res);
