@@ -107,7 +107,7 @@ targets:
     ]);
 
     // The interrupted target stays held (primary still reported, epoch kept); an operator is paged.
-    expect(await get<ActiveSide>('/v1/active?target=once-only')).toEqual({ target: 'once-only', active: 'primary', epoch: 1, activationId: onceOnly.id });
+    expect(await get<ActiveSide>('/v1/active?target=once-only')).toEqual({ target: 'once-only', active: 'primary', epoch: 1, revision: 1, activationId: onceOnly.id });
     expect((await post('once-only')).status).toBe(409);
     expect(await get<ActiveSide>('/v1/active?target=repeatable')).toMatchObject({ active: 'secondary', epoch: 1 });
     await waitFor('the interruption page', () => sink.calls.some((c) => c.body.includes(`${onceOnly.id} was interrupted`)));

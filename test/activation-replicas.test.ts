@@ -196,7 +196,7 @@ describe.skipIf(!etcdBinary)('activation replicas on etcd', () => {
     expect(standbyEndpoint.calls_('/repeatable/announce')).toBe(1);
     const interrupted = await get<Activation>(next, `/v1/activations/${onceOnly.id}`);
     expect(interrupted.reason).toContain('switch, which is not idempotent');
-    expect(await get<ActiveSide>(next, '/v1/active?target=once-only')).toEqual({ target: 'once-only', active: 'primary', epoch: 1, activationId: onceOnly.id });
+    expect(await get<ActiveSide>(next, '/v1/active?target=once-only')).toEqual({ target: 'once-only', active: 'primary', epoch: 1, revision: 1, activationId: onceOnly.id });
     await waitFor('the interruption page', () => sink.calls.some((c) => c.body.includes(`${onceOnly.id} was interrupted`)));
   });
 
