@@ -9,6 +9,7 @@ const alias = {
   '@vigil/checks': src('./packages/checks/src/index.ts'),
   '@vigil/alerting': src('./packages/alerting/src/index.ts'),
   '@vigil/coordination': src('./packages/coordination/src/index.ts'),
+  '@vigil/client': src('./packages/client/src/index.ts'),
   '@vigil/demo': src('./services/demo/src/index.ts'),
 };
 
