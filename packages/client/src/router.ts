@@ -498,8 +498,10 @@ export class RoutedRequest {
 
   end(trailers: Record<string, string | string[] | undefined>): void {
     if (this.finished) return;
-    this.finished = true;
+    // A handler may throw here to turn the answer into an error (undici's retry handler does, to
+    // retry): the dispatcher then reports it to the attempt, which passes it on as an error.
     this.handler.onResponseEnd?.(this.controller, trailers);
+    this.finished = true;
   }
 
   private fail(error: Error): void {
