@@ -52,6 +52,8 @@ export class TargetRouter {
   private switching = false;
   private readonly waiters = new Set<Waiter>();
   private readonly retiring = new Set<NodeJS.Timeout>();
+  /** Pools of sides traffic left, until their last answers are read. */
+  private readonly draining = new Set<Dispatcher>();
 
   constructor(
     readonly name: string,
@@ -153,13 +155,11 @@ export class TargetRouter {
     const { drainTimeoutMs } = this.host.options;
     if (drainTimeoutMs === 0) cut();
     else this.later(cut, drainTimeoutMs);
-    let closed = false;
-    route.pool.close().then(
-      () => (closed = true),
-      () => (closed = true),
-    );
+    this.draining.add(route.pool);
+    const closed = () => void this.draining.delete(route.pool);
+    route.pool.close().then(closed, closed);
     this.later(() => {
-      if (!closed) void route.pool.destroy().catch(() => undefined);
+      if (this.draining.has(route.pool)) void route.pool.destroy().catch(() => undefined);
     }, drainTimeoutMs + 60_000);
   }
 
@@ -261,7 +261,8 @@ export class TargetRouter {
       waiter.done(undefined, new VigilRouteError('VIGIL_CLOSED', 'the Vigil client was closed', this.name));
     }
     this.waiters.clear();
-    await this.route?.pool.destroy().catch(() => undefined);
+    const pools = this.route ? [this.route.pool, ...this.draining] : [...this.draining];
+    await Promise.all(pools.map((pool) => pool.destroy().catch(() => undefined)));
   }
 }
 
