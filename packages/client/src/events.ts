@@ -11,31 +11,28 @@ export interface SideInfo {
   epoch: number;
 }
 
+/** What both switch events say: which target moves from which side to which, and why. */
+export interface SwitchInfo {
+  target: string;
+  previous: SideInfo;
+  next: SideInfo;
+  epoch: number;
+  reason: 'failover' | 'failback';
+  activationId?: string;
+  source: StateSource;
+}
+
 /**
  * The client is about to move a target's traffic to the other side. Listeners may hold the move
  * for preparations (flush a buffer, warm a cache) with `waitUntil(promise)`, up to
  * `switchTimeoutMs`; requests arriving meanwhile wait too.
  */
-export interface SwitchRequiredEvent {
-  target: string;
-  previous: SideInfo;
-  next: SideInfo;
-  epoch: number;
-  reason: 'failover' | 'failback';
-  activationId?: string;
-  source: StateSource;
+export interface SwitchRequiredEvent extends SwitchInfo {
   waitUntil(promise: Promise<unknown>): void;
 }
 
 /** Traffic of `target` now goes to `next.origin`: no request is sent to the previous side after this. */
-export interface SwitchedEvent {
-  target: string;
-  previous: SideInfo;
-  next: SideInfo;
-  epoch: number;
-  reason: 'failover' | 'failback';
-  activationId?: string;
-  source: StateSource;
+export interface SwitchedEvent extends SwitchInfo {
   /** From `switchRequired` to `switched` (the listeners' `waitUntil` included). */
   durationMs: number;
 }

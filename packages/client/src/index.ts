@@ -9,6 +9,7 @@ export type {
   StateEvent,
   StateSource,
   SwitchedEvent,
+  SwitchInfo,
   SwitchRequiredEvent,
   VigilClientEvents,
 } from './events.js';
