@@ -54,7 +54,7 @@ describe('client event stream cut', () => {
     await waitFor('the client to switch', () => switched.length === 1, 10_000, 5);
     const elapsed = performance.now() - killedAt;
 
-    const [{ event, at, streamConnects }] = switched;
+    const { event, at, streamConnects } = switched[0]!;
     expect(event).toMatchObject({ target: TARGET, source: 'poll', reason: 'failover', next: { side: 'secondary', origin: secondary.origin } });
     expect(streamConnects).toBe(1); // the stream had not come back yet
     expect(states.filter((s) => s.state.active === 'secondary')).toEqual([expect.objectContaining({ source: 'poll', state: expect.objectContaining({ epoch: flip.epoch }) as unknown })]);
