@@ -5,7 +5,9 @@ import { Driver } from './driver.js';
 import { Intake, type OperatorResult, type SubmitResult, type VerifiedRequest } from './intake.js';
 import type { ActivationMetrics } from './metrics.js';
 import type { Pager } from './pager.js';
+import { readDataLoss, type DataLossReading } from './precondition.js';
 import type { AuditRecord } from './store.js';
+import { targetViews, type TargetView } from './views.js';
 
 export type { OperatorResult, SubmitResult, VerifiedRequest } from './intake.js';
 
@@ -20,6 +22,8 @@ export interface ActivationsOptions {
   pager: Pager;
   /** How often a leader looks at every unfinished activation besides the change feed; 0: never. */
   reconcileIntervalMs: number;
+  /** The configured voters' ids, shown with each target. */
+  voters?: readonly string[];
 }
 
 /**
@@ -32,6 +36,8 @@ export class Activations {
   private readonly intake: Intake;
   private readonly driver: Driver;
   private closed = false;
+  /** Ends read-only probes in flight (drills, data-loss readings) when the service closes. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly options: ActivationsOptions) {
     this.targets = new Map(options.targets.map((t) => [t.name, t]));
@@ -78,6 +84,19 @@ export class Activations {
     });
   }
 
+  /** Every configured target with its state, votes, gates, plans and pending activation. */
+  targetViews(): Promise<TargetView[]> {
+    return targetViews(this.options.targets, this.options.voters ?? [], this.options.coordination, this.options.now());
+  }
+
+  /** The data-loss guard's reading now (read-only); undefined for an unknown target, `configured: false` without a guard. */
+  async dataLoss(name: string): Promise<({ configured: boolean } & Partial<DataLossReading>) | undefined> {
+    const target = this.targets.get(name);
+    if (!target) return undefined;
+    if (!target.dataLoss) return { configured: false };
+    return { configured: true, ...(await readDataLoss(target.dataLoss, this.stopping.signal)) };
+  }
+
   submit(request: VerifiedRequest): Promise<SubmitResult> {
     if (this.closed) return Promise.resolve({ kind: 'closing' });
     return this.intake.submit(request);
@@ -100,6 +119,7 @@ export class Activations {
   /** Stops taking requests and lets the driver finish what is in flight (bounded by the grace period). */
   async close(): Promise<void> {
     this.closed = true;
+    this.stopping.abort();
     await this.driver.close();
   }
 }

@@ -18,6 +18,7 @@ import type { ErrorBody } from './routes/errors.js';
 import { operatorRoutes } from './routes/operator.js';
 import { opsRoutes } from './routes/ops.js';
 import { streamRoutes } from './routes/stream.js';
+import { targetRoutes } from './routes/targets.js';
 import { VERSION } from './version.js';
 
 export interface AppOptions {
@@ -88,6 +89,7 @@ export async function buildApp({ config, logger, now = Date.now, closeGraceMs = 
     now,
     closeGraceMs,
     reconcileIntervalMs: coordination.kind === 'etcd' ? config.coordination.ttl / 2 : 0,
+    voters: config.voters.map((v) => v.id),
   });
   await activations.start();
   const stopAlarm = watchReachability({
@@ -148,6 +150,7 @@ export async function buildApp({ config, logger, now = Date.now, closeGraceMs = 
   await app.register(activeRoutes, { activations });
   await app.register(streamRoutes, { activations });
   await app.register(operatorRoutes, { activations, operators: config.operators, metrics, limiter });
+  await app.register(targetRoutes, { activations, now });
   return app;
 }
 
