@@ -2,6 +2,7 @@ import type { Activation, ActiveSide, Logger } from '@vigil/core';
 import type { TargetConfig } from './config.js';
 import type { Coordination } from './coordination/coordination.js';
 import { Driver } from './driver.js';
+import { drill, type DrillKind, type DrillResult } from './drill.js';
 import { Intake, type OperatorResult, type SubmitResult, type VerifiedRequest } from './intake.js';
 import type { ActivationMetrics } from './metrics.js';
 import type { Pager } from './pager.js';
@@ -95,6 +96,13 @@ export class Activations {
     if (!target) return undefined;
     if (!target.dataLoss) return { configured: false };
     return { configured: true, ...(await readDataLoss(target.dataLoss, this.stopping.signal)) };
+  }
+
+  /** A dry run of a failover or failback of `target`: see drill.ts. Runs no plan step. */
+  drill(target: string, kind: DrillKind, operator: string, reason?: string): Promise<DrillResult | { kind: 'closing' }> {
+    if (this.closed) return Promise.resolve({ kind: 'closing' });
+    const { coordination, now } = this.options;
+    return drill({ target: this.targets.get(target), name: target, kind, operator, reason, coordination, now, signal: this.stopping.signal });
   }
 
   submit(request: VerifiedRequest): Promise<SubmitResult> {
