@@ -3,6 +3,7 @@ import type { TargetConfig } from './config.js';
 import type { Coordination } from './coordination/coordination.js';
 import { Driver } from './driver.js';
 import { drill, type DrillKind, type DrillResult } from './drill.js';
+import { FINAL } from './lifecycle.js';
 import { Intake, type OperatorResult, type SubmitResult, type VerifiedRequest } from './intake.js';
 import type { ActivationMetrics } from './metrics.js';
 import type { Pager } from './pager.js';
@@ -83,6 +84,28 @@ export class Activations {
     return this.options.coordination.watch((change) => {
       if (change.kind === 'target' && this.targets.has(change.name)) listener({ target: change.name, ...change.state });
     });
+  }
+
+  /**
+   * Calls `listener` with every change of an activation (created, each step started or finished,
+   * each status change), once durable, whichever replica made it; returns the unsubscribe.
+   */
+  subscribeActivations(listener: (activation: Activation) => void): () => void {
+    return this.options.coordination.watch((change) => {
+      if (change.kind === 'activation') listener(change.activation);
+    });
+  }
+
+  /** The activations not yet final and the newest one of each target, oldest first; of one target when given. */
+  async current(target?: string): Promise<Activation[]> {
+    const all = await this.options.coordination.activations(target);
+    const seen = new Set<string>();
+    const picked = all.filter((a) => {
+      const newest = !seen.has(a.target);
+      seen.add(a.target);
+      return newest || !FINAL.has(a.status);
+    });
+    return picked.reverse();
   }
 
   /** Every configured target with its state, votes, gates, plans and pending activation. */

@@ -11,6 +11,7 @@ import { CoordinationUnavailable } from './coordination/coordination.js';
 import { openCoordination } from './coordination/open.js';
 import { Pager, type Send } from './pager.js';
 import { createMetrics } from './metrics.js';
+import { activationStreamRoutes } from './routes/activation-stream.js';
 import { activationRoutes, ACTIVATIONS_PATH } from './routes/activations.js';
 import { activeRoutes } from './routes/active.js';
 import { FailureLimiter } from './routes/auth-limiter.js';
@@ -151,6 +152,7 @@ export async function buildApp({ config, logger, now = Date.now, closeGraceMs = 
   await app.register(streamRoutes, { activations });
   await app.register(operatorRoutes, { activations, operators: config.operators, metrics, limiter });
   await app.register(targetRoutes, { activations, now });
+  await app.register(activationStreamRoutes, { activations });
   return app;
 }
 
