@@ -11,6 +11,7 @@ import { CoordinationUnavailable } from './coordination/coordination.js';
 import { openCoordination } from './coordination/open.js';
 import { Pager, type Send } from './pager.js';
 import { createMetrics } from './metrics.js';
+import { MonitorsFetcher } from './console-monitors.js';
 import { activationStreamRoutes } from './routes/activation-stream.js';
 import { activationRoutes, ACTIVATIONS_PATH } from './routes/activations.js';
 import { activeRoutes } from './routes/active.js';
@@ -19,6 +20,7 @@ import type { ErrorBody } from './routes/errors.js';
 import { operatorRoutes } from './routes/operator.js';
 import { opsRoutes } from './routes/ops.js';
 import { streamRoutes } from './routes/stream.js';
+import { consoleMonitorRoutes } from './routes/console-monitors.js';
 import { targetRoutes } from './routes/targets.js';
 import { VERSION } from './version.js';
 
@@ -153,6 +155,8 @@ export async function buildApp({ config, logger, now = Date.now, closeGraceMs = 
   await app.register(operatorRoutes, { activations, operators: config.operators, metrics, limiter });
   await app.register(targetRoutes, { activations, now });
   await app.register(activationStreamRoutes, { activations });
+  const fetcher = new MonitorsFetcher({ watchdogs: config.console.watchdogs, token: config.console.token, now });
+  await app.register(consoleMonitorRoutes, { fetcher });
   return app;
 }
 
