@@ -1,11 +1,12 @@
 /**
  * Per-request cost of @vigil/client's interceptor next to a bare undici Agent, in one run on
- * loopback. One HTTP server (keep-alive, a canned answer, its own process so that the client
- * process holds only the client), the same concurrency and number of requests for both, in
- * rounds that alternate bare and Vigil (ABBA order, so drift of the machine weighs on both
- * alike); the figures are medians over the rounds. The Vigil client follows an in-process
- * stand-in activation service (packages/client's test FakeActivation): the control plane is not
- * on the request path. Two modes: undici's `dispatcher.request` and undici's `fetch`.
+ * loopback. One HTTP server (keep-alive, a canned answer, its own process), the same concurrency
+ * and number of requests for both, in rounds that alternate bare and Vigil (ABBA order, so drift
+ * of the machine weighs on both alike); the figures are medians over the rounds. Each side runs
+ * in a process of its own (worker.ts, one round per message, never both at once), so that one
+ * side's garbage collection cannot fall in the other's rounds. The Vigil client follows an
+ * in-process stand-in activation service (packages/client's test FakeActivation): the control
+ * plane is not on the request path. Two modes: undici's `dispatcher.request` and undici's `fetch`.
  *
  *   npm run bench:client [-- --rounds 16 --concurrency 16 --requests 6000 --fetch-requests 2500]
  *
@@ -18,13 +19,13 @@
  * The last line is `client-overhead ratio=<x>`: Vigil's wall time per request over the bare
  * Agent's, for `request` (the thinner API, where the interceptor's share is largest).
  */
-import { spawn } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { VigilClient } from '@vigil/client';
-import { freePort } from '@vigil/demo';
-import { Agent, Dispatcher, fetch, Pool } from 'undici';
+import { Dispatcher, Pool } from 'undici';
 import { FakeActivation } from '../../packages/client/src/test-support/fake-activation.ts';
+import type { Mode, RoundOrder, RoundResult as Round } from './worker.ts';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -36,13 +37,7 @@ const CONCURRENCY = arg('concurrency', 16);
 const REQUESTS = { request: arg('requests', 6_000), fetch: arg('fetch-requests', 2_500) };
 const GOAL = 1.05;
 
-type Mode = keyof typeof REQUESTS;
 type Side = 'bare' | 'vigil';
-interface Round {
-  wallMs: number;
-  cpuMs: number;
-  requests: number;
-}
 
 async function startServer(): Promise<{ origin: string; stop(): Promise<void> }> {
   const child = spawn(process.execPath, [fileURLToPath(new URL('./server.ts', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -58,35 +53,23 @@ async function startServer(): Promise<{ origin: string; stop(): Promise<void> }>
   };
 }
 
-/** One request of `mode` through `dispatcher`, its body read to the end. */
-function oneRequest(mode: Mode, dispatcher: Dispatcher, origin: string): Promise<unknown> {
-  if (mode === 'request') {
-    return dispatcher.request({ origin, path: '/', method: 'GET' }).then((res) => {
-      if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
-      return res.body.text();
-    });
-  }
-  return fetch(`${origin}/`, { dispatcher }).then((res) => {
-    if (res.status !== 200) throw new Error(`status ${res.status}`);
-    return res.text();
-  });
-}
-
-async function round(mode: Mode, dispatcher: Dispatcher, origin: string): Promise<Round> {
-  const requests = REQUESTS[mode];
-  let next = 0;
-  const worker = async () => {
-    while (next < requests) {
-      next += 1;
-      await oneRequest(mode, dispatcher, origin);
-    }
+/** A worker process for one side; `round` runs one round there. */
+async function startWorker(side: Side, origin: string): Promise<{ round(order: RoundOrder): Promise<Round>; stop(): Promise<void> }> {
+  const child: ChildProcess = fork(fileURLToPath(new URL('./worker.ts', import.meta.url)), [side, origin], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const [first] = (await once(child, 'message')) as [unknown];
+  if (first !== 'ready') throw new Error(`the ${side} worker said ${JSON.stringify(first)}`);
+  return {
+    round: async (order) => {
+      child.send(order);
+      const [result] = (await once(child, 'message')) as [Round];
+      return result;
+    },
+    stop: async () => {
+      const exited = once(child, 'exit');
+      child.send('exit');
+      await exited;
+    },
   };
-  const cpu = process.cpuUsage();
-  const started = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  const wallMs = performance.now() - started;
-  const used = process.cpuUsage(cpu);
-  return { wallMs, cpuMs: (used.user + used.system) / 1000, requests };
 }
 
 /** Linear interpolation between the closest ranks. */
@@ -169,23 +152,19 @@ async function interceptorAlone(activationUrl: string): Promise<{ bare: number; 
 async function main(): Promise<void> {
   const server = await startServer();
   const activation = await new FakeActivation([{ target: 'app', active: 'primary', epoch: 1, revision: 1 }]).start();
-  // The secondary is never used here (nothing switches); a port nothing listens on.
-  const secondary = `http://127.0.0.1:${await freePort()}`;
-  const vigil = new VigilClient({ activation: activation.url, targets: { app: { primary: server.origin, secondary } } });
-  const bare = new Agent();
+  const workers = { bare: await startWorker('bare', server.origin), vigil: await startWorker('vigil', server.origin) };
   try {
-    await vigil.ready(AbortSignal.timeout(5_000));
-    const dispatchers: Record<Side, Dispatcher> = { bare, vigil: vigil.dispatcher };
     const results: Record<Mode, Record<Side, Round[]>> = { request: { bare: [], vigil: [] }, fetch: { bare: [], vigil: [] } };
     for (const mode of ['request', 'fetch'] as const) {
+      const order = { mode, requests: REQUESTS[mode], concurrency: CONCURRENCY };
       // Warm-up: connections open, code optimised, for both.
-      for (const side of ['bare', 'vigil'] as const) await round(mode, dispatchers[side], server.origin);
+      for (const side of ['bare', 'vigil'] as const) await workers[side].round(order);
       for (let i = 0; i < ROUNDS; i++) {
-        const order: Side[] = i % 2 === 0 ? ['bare', 'vigil'] : ['vigil', 'bare'];
-        for (const side of order) results[mode][side].push(await round(mode, dispatchers[side], server.origin));
+        const sides: Side[] = i % 2 === 0 ? ['bare', 'vigil'] : ['vigil', 'bare'];
+        for (const side of sides) results[mode][side].push(await workers[side].round(order));
       }
     }
-    const vigilRequests = activation.count('/v1/active') + activation.count('/v1/active/stream');
+    const vigilRequests = results.fetch.vigil.at(-1)!.controlPlaneRequests;
     const alone = await interceptorAlone(activation.url);
 
     console.log(`\n${ROUNDS} rounds per side and mode (ABBA order, after a warm-up round each), concurrency ${CONCURRENCY}, one keep-alive server process on loopback; medians`);
@@ -216,8 +195,7 @@ async function main(): Promise<void> {
     console.log(`goal: vigil/bare ≤ ${GOAL} for request; fetch ratio ${ratios.fetch.toFixed(2)}`);
     console.log(`client-overhead ratio=${ratios.request.toFixed(2)}`);
   } finally {
-    await vigil.close();
-    await bare.close();
+    await Promise.all([workers.bare.stop(), workers.vigil.stop()]);
     await activation.close();
     await server.stop();
   }
