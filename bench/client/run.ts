@@ -21,6 +21,7 @@
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { VigilClient } from '@vigil/client';
 import { Dispatcher, Pool } from 'undici';
@@ -150,6 +151,7 @@ async function interceptorAlone(activationUrl: string): Promise<{ bare: number; 
 }
 
 async function main(): Promise<void> {
+  const loadBefore = loadavg()[0]!;
   const server = await startServer();
   const activation = await new FakeActivation([{ target: 'app', active: 'primary', epoch: 1, revision: 1 }]).start();
   const workers = { bare: await startWorker('bare', server.origin), vigil: await startWorker('vigil', server.origin) };
@@ -167,7 +169,10 @@ async function main(): Promise<void> {
     const vigilRequests = results.fetch.vigil.at(-1)!.controlPlaneRequests;
     const alone = await interceptorAlone(activation.url);
 
-    console.log(`\n${ROUNDS} rounds per side and mode (ABBA order, after a warm-up round each), concurrency ${CONCURRENCY}, one keep-alive server process on loopback; medians`);
+    const load = Math.max(loadBefore, loadavg()[0]!);
+    const cores = availableParallelism();
+    console.log(`\nload average (1 min) ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after, on ${cores} CPUs${load > cores - 1 ? ': other work competes with the 3 processes of this bench, so the pairs spread and the ratios are noisy' : ''}`);
+    console.log(`${ROUNDS} rounds per side and mode (ABBA order, after a warm-up round each), concurrency ${CONCURRENCY}, one keep-alive server process on loopback; medians`);
     console.log('| mode | client | requests/round | requests/s | µs/request (wall) | client CPU µs/request | vigil/bare wall (pairs q1–q3) | vigil/bare CPU (pairs q1–q3) |');
     console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
     const ratios: Record<Mode, number> = { request: 0, fetch: 0 };
