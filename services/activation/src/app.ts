@@ -6,6 +6,7 @@ import { AlertDispatcher, createNotifier } from '@vigil/alerting';
 import type { Logger } from '@vigil/core';
 import { Activations } from './activations.js';
 import type { ActivationConfig } from './config.js';
+import { consoleRoutes } from './console/routes.js';
 import { watchReachability } from './coordination/alarm.js';
 import { CoordinationUnavailable } from './coordination/coordination.js';
 import { openCoordination } from './coordination/open.js';
@@ -148,6 +149,7 @@ export async function buildApp({ config, logger, now = Date.now, closeGraceMs = 
   await app.register(activeRoutes, { activations });
   await app.register(streamRoutes, { activations });
   await app.register(operatorRoutes, { activations, operators: config.operators, metrics, limiter });
+  await app.register(consoleRoutes, { targets: config.targets.map((t) => t.name), version: VERSION });
   return app;
 }
 
