@@ -32,11 +32,16 @@
       else if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
       else el.setAttribute(key, value === true ? '' : String(value));
     }
-    for (const child of children.flat()) {
-      if (child === undefined || child === null || child === false) continue;
-      el.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
+    el.append(...nodes(children));
     return el;
+  }
+
+  /** Children as nodes: strings become text nodes; null, undefined and false are left out. */
+  function nodes(children) {
+    return children
+      .flat()
+      .filter((child) => child !== undefined && child !== null && child !== false)
+      .map((child) => (child instanceof Node ? child : document.createTextNode(String(child))));
   }
 
   function formatMs(ms) {
@@ -55,7 +60,7 @@
 
   function clock(iso) {
     const d = new Date(iso);
-    return Number.isNaN(d.getTime()) ? '' : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    return Number.isNaN(d.getTime()) ? '' : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
   }
 
   /** A time element whose "… ago" text the ticker keeps current. */
@@ -114,6 +119,7 @@
     // Keep the newest incident: a later activation replaces the shown one, an update of it refreshes it.
     if (current && current.id !== activation.id && Date.parse(activation.createdAt) < Date.parse(current.createdAt)) return;
     t.activation = activation;
+    renderActive(t);
     renderTimeline(t);
     renderActions(t);
     loadAudit(t, activation.id);
@@ -130,13 +136,15 @@
     }
     const switching = side.activationId && t.activation && t.activation.id === side.activationId && !FINAL.includes(t.activation.status);
     el.className = `active-side ${side.active}`;
-    el.append(
-      h('span', { class: 'label' }, 'Active: '),
-      h('span', { class: `badge ${side.active}`, 'data-side': side.active }, side.active === 'primary' ? 'primary' : 'secondary'),
-      ' ',
-      h('span', { class: 'epoch' }, `epoch ${side.epoch}`),
-      side.since ? h('span', { class: 'detail' }, ' · since ', timeAgo(side.since)) : null,
-      switching ? h('span', { class: 'switching' }, ` · ${t.activation.kind === 'failback' ? 'failback' : 'failover'} ${t.activation.status}`) : null,
+    el.replaceChildren(
+      ...nodes([
+        h('span', { class: 'label' }, 'Active: '),
+        h('span', { class: `badge ${side.active}`, 'data-side': side.active }, side.active === 'primary' ? 'primary' : 'secondary'),
+        ' ',
+        h('span', { class: 'epoch' }, `epoch ${side.epoch}`),
+        side.since ? h('span', { class: 'detail' }, ' · since ', timeAgo(side.since)) : null,
+        switching ? h('span', { class: 'switching' }, ` · ${t.activation.kind === 'failback' ? 'failback' : 'failover'} ${t.activation.status}`) : null,
+      ]),
     );
   }
 
@@ -147,7 +155,9 @@
     if (!v) return;
     const bits = [`mode: ${v.mode}`, `quorum: ${v.quorum.votes} of ${v.voters.length} voters within ${formatMs(v.quorum.windowMs)}`];
     if (v.votes && v.votes.length > 0) bits.push(`votes now: ${v.votes.map((x) => x.voter).join(', ')}`);
-    bits.push(v.holdOff && v.holdOff.durationMs > 0 ? `hold-off: ${formatMs(v.holdOff.durationMs)}${v.holdOff.probe ? ' + probe' : ''}` : 'hold-off: none');
+    const hold = v.holdOff || { durationMs: 0, probe: false };
+    if (hold.durationMs > 0 || hold.probe) bits.push(`hold-off: ${hold.durationMs > 0 ? formatMs(hold.durationMs) : 'none'}${hold.probe ? ', then a direct probe of the primary' : ''}`);
+    else bits.push('hold-off: none');
     if (v.dataLoss) bits.push(`data-loss guard: ${v.dataLoss.kind}, max ${formatMs(v.dataLoss.maxMs)}`);
     if (v.rtoMs !== undefined) bits.push(`RTO ${formatMs(v.rtoMs)}`);
     el.textContent = bits.join(' · ');
