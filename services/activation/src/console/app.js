@@ -19,6 +19,12 @@
   const FINAL = ['succeeded', 'failed', 'interrupted', 'cancelled', 'notified'];
   const MONITOR_POLL_MS = 5000;
   const TARGET_POLL_MS = 15000;
+  /**
+   * A browser opens at most 6 HTTP/1.1 connections to one origin, and every event stream holds
+   * one: past this many targets, the active side follows the activation stream (a read of
+   * GET /v1/active at each change of an activation) instead of a stream per target.
+   */
+  const MAX_ACTIVE_STREAMS = 3;
 
   // ---- helpers ---------------------------------------------------------------------------------
 
@@ -640,6 +646,8 @@
     const el = document.getElementById('live');
     const all = [...streams.values()];
     const lost = all.filter((s) => !s.open);
+    // While a stream is lost, the active sides are greyed: they may be out of date.
+    document.body.classList.toggle('offline', all.length === 0 || lost.length > 0);
     el.replaceChildren(h('span', { class: 'dot', 'aria-hidden': 'true' }), ' ');
     if (all.length > 0 && lost.length === 0) {
       el.className = 'live ok';
@@ -650,7 +658,7 @@
     const since = Math.min(...lost.map((s) => s.lostAt || started));
     el.className = 'live lost';
     el.dataset.state = 'reconnecting';
-    el.append(h('span', { class: 'text' }, `reconnecting (${formatMs(Date.now() - since)})`));
+    el.append(h('span', { class: 'text' }, `reconnecting (${formatMs(Date.now() - since)})`), h('span', { class: 'note' }, ' · what is shown may be out of date'));
   }
 
   function startStreams() {
@@ -661,7 +669,9 @@
       ['activation'],
       (_type, activation) => {
         const t = targets.get(activation.target);
-        if (t) setActivation(t, activation);
+        if (!t) return;
+        setActivation(t, activation);
+        if (!streams.has(`active:${t.name}`)) getJson(`/v1/active?target=${enc(t.name)}`).then((side) => setActive(t, side), () => undefined);
       },
       () => {
         // After a gap, read again what may have changed meanwhile.
@@ -669,6 +679,7 @@
         first = false;
       },
     );
+    if (targets.size > MAX_ACTIVE_STREAMS) return;
     for (const t of targets.values()) {
       follow(`active:${t.name}`, `/v1/active/stream?target=${enc(t.name)}`, ['active'], (_type, side) => {
         const before = t.active;
