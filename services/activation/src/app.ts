@@ -12,6 +12,8 @@ import { CoordinationUnavailable } from './coordination/coordination.js';
 import { openCoordination } from './coordination/open.js';
 import { Pager, type Send } from './pager.js';
 import { createMetrics } from './metrics.js';
+import { MonitorsFetcher } from './console-monitors.js';
+import { activationStreamRoutes } from './routes/activation-stream.js';
 import { activationRoutes, ACTIVATIONS_PATH } from './routes/activations.js';
 import { activeRoutes } from './routes/active.js';
 import { FailureLimiter } from './routes/auth-limiter.js';
@@ -19,6 +21,8 @@ import type { ErrorBody } from './routes/errors.js';
 import { operatorRoutes } from './routes/operator.js';
 import { opsRoutes } from './routes/ops.js';
 import { streamRoutes } from './routes/stream.js';
+import { consoleMonitorRoutes } from './routes/console-monitors.js';
+import { targetRoutes } from './routes/targets.js';
 import { VERSION } from './version.js';
 
 export interface AppOptions {
@@ -89,6 +93,7 @@ export async function buildApp({ config, logger, now = Date.now, closeGraceMs = 
     now,
     closeGraceMs,
     reconcileIntervalMs: coordination.kind === 'etcd' ? config.coordination.ttl / 2 : 0,
+    voters: config.voters.map((v) => v.id),
   });
   await activations.start();
   const stopAlarm = watchReachability({
@@ -149,6 +154,10 @@ export async function buildApp({ config, logger, now = Date.now, closeGraceMs = 
   await app.register(activeRoutes, { activations });
   await app.register(streamRoutes, { activations });
   await app.register(operatorRoutes, { activations, operators: config.operators, metrics, limiter });
+  await app.register(targetRoutes, { activations, now });
+  await app.register(activationStreamRoutes, { activations });
+  const fetcher = new MonitorsFetcher({ watchdogs: config.console.watchdogs, token: config.console.token, now });
+  await app.register(consoleMonitorRoutes, { fetcher });
   await app.register(consoleRoutes, { targets: config.targets.map((t) => t.name), version: VERSION });
   return app;
 }
