@@ -269,6 +269,8 @@ monitors:
     const approve = page.getByRole('button', { name: 'Approve failover of billing' });
     await approve.waitFor({ timeout: 15_000 });
     await expect.poll(() => section(page, 'billing').locator('[data-part="timeline"]').innerText()).toMatch(/Waiting for an operator/);
+    // The plan and the data-loss reading beside the buttons, before any click.
+    await expect.poll(() => section(page, 'billing').locator('[data-part="actions"]').innerText()).toMatch(/Plan: promote-replica → enable-billing · worst case .* · data loss: no data-loss guard is configured for this target/);
     await approve.click();
     const dialog = page.locator('#confirm');
     await dialog.waitFor();
@@ -326,7 +328,7 @@ monitors:
     const monitorEl = (name: string) => page.locator(`article.monitor[data-monitor="${name}"]`);
     const status = (name: string) => monitorEl(name).getAttribute('data-status');
     await expect.poll(() => status('payments-old'), { timeout: 10_000 }).toBe('stale');
-    expect(await monitorEl('payments-old').innerText()).toMatch(/stale: last probe 10 min \d+ s ago \(expected every 2\.0 s\)/);
+    expect(await monitorEl('payments-old').innerText()).toMatch(/stale: last probe 10 min( \d+ s)? ago \(expected every 2\.0 s\)/);
     expect(await status('reports-paused')).toBe('paused');
     expect(await monitorEl('reports-paused').innerText()).toMatch(/paused until .*: database upgrade \(alice\)/);
     expect(await status('search-maintenance')).toBe('maintenance');

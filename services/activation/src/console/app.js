@@ -54,9 +54,10 @@
     if (ms === undefined || ms === null || Number.isNaN(ms)) return '–';
     if (ms < 1000) return `${Math.round(ms)} ms`;
     if (ms < 60000) return `${(ms / 1000).toFixed(ms < 10000 ? 1 : 0)} s`;
-    if (ms < 3600000) return `${Math.floor(ms / 60000)} min ${Math.round((ms % 60000) / 1000)} s`;
-    if (ms < 86400000) return `${Math.floor(ms / 3600000)} h ${Math.round((ms % 3600000) / 60000)} min`;
-    return `${Math.floor(ms / 86400000)} d ${Math.round((ms % 86400000) / 3600000)} h`;
+    const two = (big, bigUnit, small, smallUnit) => `${big} ${bigUnit}${small > 0 ? ` ${small} ${smallUnit}` : ''}`;
+    if (ms < 3600000) return two(Math.floor(ms / 60000), 'min', Math.floor((ms % 60000) / 1000), 's');
+    if (ms < 86400000) return two(Math.floor(ms / 3600000), 'h', Math.floor((ms % 3600000) / 60000), 'min');
+    return two(Math.floor(ms / 86400000), 'd', Math.floor((ms % 86400000) / 3600000), 'h');
   }
 
   function ago(iso) {
@@ -309,7 +310,33 @@
       buttons.push(h('button', { type: 'button', class: 'failback', 'aria-label': `Fail back ${t.name} to the primary`, onclick: () => openConfirm(t, 'failback') }, 'Fail back…'));
     }
     el.hidden = buttons.length === 0;
-    el.append(...buttons);
+    if (buttons.length === 0) return;
+    // What a click would run, and the data-loss reading, before any click.
+    const isFailback = !a || a.kind === 'failback';
+    const plan = t.view && (isFailback ? t.view.failback && t.view.failback.plan : t.view.plan);
+    const summary = plan
+      ? `${isFailback ? 'Failback plan' : 'Plan'}: ${plan.map((s) => s.name).join(' → ') || 'no steps'} · worst case ${formatMs(plan.reduce((sum, s) => sum + s.budgetMs, 0))}`
+      : 'Plan: not known';
+    el.append(...buttons, h('p', { class: 'plan-summary' }, summary, ' · data loss: ', h('span', { 'data-part': 'data-loss' }, dataLossText(t.dataLoss))));
+    refreshDataLoss(t);
+  }
+
+  /** Reads the data-loss guard for a target's action panel, at most every 10 s. */
+  function refreshDataLoss(t) {
+    if (t.dataLossAt && Date.now() - t.dataLossAt < 10000) return;
+    t.dataLossAt = Date.now();
+    getJson(`/v1/targets/${enc(t.name)}/data-loss`).then(
+      (body) => {
+        t.dataLoss = body;
+        const el = part(t, 'data-loss');
+        if (el) el.textContent = dataLossText(body);
+      },
+      (err) => {
+        t.dataLoss = { error: err.message };
+        const el = part(t, 'data-loss');
+        if (el) el.textContent = dataLossText(t.dataLoss);
+      },
+    );
   }
 
   function planList(steps) {
