@@ -371,6 +371,8 @@ monitors:
     // The active side, greyed while it may be old, keeps its text.
     expect(await inPage<string>(page, `getComputedStyle(document.querySelector('article.target[data-target="shop"] .active-side .badge')).backgroundColor`)).toBe('rgb(138, 144, 153)');
     expect(await activeText(page, 'shop')).toMatch(/PRIMARY epoch 2/i);
+    // Monitor data read through the service that is gone is no longer vouched for: grey, not green.
+    await expect.poll(() => page.locator('article.monitor[data-monitor="api-fresh"]').getAttribute('data-status'), { timeout: 5_000 }).toBe('stale');
     await shot(page, 'desktop-reconnecting');
     activation = startService('activation', join(dir, 'activation.yaml'), { env: { VOTER_SECRET: SECRET_1, OPERATOR_TOKEN: TOKEN } });
     await expect.poll(() => page.locator('#live').getAttribute('data-state'), { timeout: 30_000 }).toBe('live');

@@ -240,6 +240,7 @@
     if (a.approval && a.approval.decidedBy && !audit.some((x) => x.event === 'approved' || x.event === 'cancelled')) {
       list.append(entry('approval', a.approval.decidedAt, `Decided by ${a.approval.decidedBy}`));
     }
+    for (const r of audit.filter((x) => x.event === 'page')) list.append(entry('page', r.time, `Paged: ${r.delivered ? 'delivered' : 'not delivered'}`, r.summary));
     // 5. The steps, live.
     for (const step of a.steps || []) {
       const d = stepDuration(step);
@@ -256,7 +257,6 @@
         ),
       );
     }
-    for (const r of audit.filter((x) => x.event === 'page')) list.append(entry('page', r.time, `Paged: ${r.delivered ? 'delivered' : 'not delivered'}`, r.summary));
     // 6. The outcome.
     if (final) list.append(entry(`outcome ${a.status}`, a.finishedAt, `Outcome: ${a.status}`, a.reason || ''));
     else list.append(entry('outcome pending', '', `Now: ${a.status}`, a.status === 'awaiting-approval' ? 'an operator must approve or cancel' : ''));
@@ -659,6 +659,8 @@
       s.source.onerror = () => {
         // Reconnect on our own schedule, so that the page can tell how long it has been lost.
         s.source.close();
+        // Just lost: the monitors are read again at once, so that they turn grey if the service is gone.
+        if (s.open) void pollMonitors();
         if (s.open || s.lostAt === null) s.lostAt = Date.now();
         s.open = false;
         updateLive();
