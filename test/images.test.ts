@@ -30,7 +30,7 @@ const CASES: ImageCase[] = [
   { image: 'watchdog', entry: 'main', ports: [8082], volumes: ['/etc/vigil', '/var/lib/vigil'], workspaces: ['packages/core', 'packages/checks', 'packages/alerting', 'services/watchdog'] },
   { image: 'activation', entry: 'main', ports: [8083], volumes: ['/etc/vigil', '/var/lib/vigil'], workspaces: ['packages/core', 'packages/checks', 'packages/alerting', 'packages/coordination', 'services/activation'] },
   // The sample roles keep no state and read no config file. Ports: the primary's control port and app, the standby, the sink.
-  { image: 'demo', entry: 'sample', ports: [8089, 8090, 8091, 8099], volumes: [], workspaces: ['packages/core', 'services/demo'] },
+  { image: 'demo', entry: 'sample', ports: [8089, 8090, 8091, 8099], volumes: [], workspaces: ['packages/core', 'packages/client', 'services/demo'] },
 ];
 
 /** What an image may add to its base: its service's compiled code and production dependencies (about 22 MB each, measured). */
