@@ -35,7 +35,10 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.base.json ./
 COPY packages packages
 COPY services services
+COPY scripts/copy-console-assets.js scripts/
+# tsc emits no .css or plain browser script: the activation console's app.js and app.css are copied beside its compiled code.
 RUN node node_modules/typescript/bin/tsc -b services/health-check services/watchdog services/activation services/demo \
+ && node scripts/copy-console-assets.js \
  && rm packages/*/dist/.tsbuildinfo services/*/dist/.tsbuildinfo
 
 # Production dependencies, one workspace each.

@@ -125,6 +125,8 @@ describe.skipIf(!engine)(`images built by the engine (${engine ?? 'needs Docker 
       expect(appFiles.filter((f) => f !== 'package.json' && !workspaceOf(f))).toEqual([]);
       expect([...new Set(appFiles.map(workspaceOf).filter(Boolean))].sort()).toEqual([...c.workspaces].sort());
       expect(appFiles).toContain(entry);
+      // The console's static files, copied by the build beside the compiled plugin that serves them.
+      if (c.image === 'activation') expect(appFiles).toEqual(expect.arrayContaining(['services/activation/dist/console/app.js', 'services/activation/dist/console/app.css']));
       expect(appFiles.filter((f) => /\.tsbuildinfo$|\.test\.|\/src\//.test(f))).toEqual([]);
       // Exactly the production dependencies npm resolves for this workspace: no dev tools, nothing only another service uses.
       expect(packages.trim().split('\n').filter((dir) => PACKAGE_DIR.test(dir))).toEqual(productionPackages(c.image));
