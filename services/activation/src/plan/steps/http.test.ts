@@ -20,7 +20,7 @@ describe('http step', () => {
     endpoint = await fakeEndpoint();
     const outcome = await httpStep.attempt(
       stepFor(`${endpoint.url}/x`, { method: 'PUT', headers: { authorization: 'Bearer t' }, body: 'plain text' }),
-      AbortSignal.timeout(2_000),
+      AbortSignal.timeout(10_000),
       context,
     );
     expect(outcome).toMatchObject({ ok: true, responseStatus: 200 });
@@ -33,8 +33,8 @@ describe('http step', () => {
       res.statusCode = 409;
       res.end('already enabled');
     });
-    expect(await httpStep.attempt(stepFor(endpoint.url, { expectStatus: [200, 409] }), AbortSignal.timeout(2_000), context)).toMatchObject({ ok: true });
-    expect(await httpStep.attempt(stepFor(endpoint.url), AbortSignal.timeout(2_000), context)).toEqual({
+    expect(await httpStep.attempt(stepFor(endpoint.url, { expectStatus: [200, 409] }), AbortSignal.timeout(10_000), context)).toMatchObject({ ok: true });
+    expect(await httpStep.attempt(stepFor(endpoint.url), AbortSignal.timeout(10_000), context)).toEqual({
       ok: false,
       retryable: false,
       responseStatus: 409,
@@ -47,7 +47,7 @@ describe('http step', () => {
     const url = endpoint.url.replace('http://', 'http://admin:pa55@');
     await endpoint.close();
     endpoint = undefined;
-    const outcome = await httpStep.attempt(stepFor(url), AbortSignal.timeout(2_000), context);
+    const outcome = await httpStep.attempt(stepFor(url), AbortSignal.timeout(10_000), context);
     expect(outcome).toMatchObject({ ok: false, retryable: true });
     expect(outcome.output).not.toContain('pa55');
   });
