@@ -10,6 +10,7 @@ const alias = {
   '@vigil/alerting': src('./packages/alerting/src/index.ts'),
   '@vigil/coordination': src('./packages/coordination/src/index.ts'),
   '@vigil/client': src('./packages/client/src/index.ts'),
+  '@vigil/cli': src('./packages/cli/src/index.ts'),
   '@vigil/demo': src('./services/demo/src/index.ts'),
 };
 
