@@ -35,7 +35,7 @@ export interface TargetStatus {
 }
 
 export interface Finding {
-  level: 'degraded' | 'pending-approval' | 'error';
+  level: 'degraded' | 'pending-approval' | 'error' | 'note';
   target?: string;
   text: string;
 }
@@ -156,7 +156,7 @@ export async function collectStatus(context: Context, only: string | undefined):
     if (target.dataLoss && 'withinLimit' in target.dataLoss && target.dataLoss.withinLimit === false) {
       findings.push({ level: 'degraded', target: t, text: `${t}: replication lag ${duration(target.dataLoss.lagMs)} is over the data-loss limit ${duration(target.dataLoss.maxMs)}` });
     }
-    if (target.monitors.length === 0 && watchdogs.some((w) => w.ok)) findings.push({ level: 'degraded', target: t, text: `no monitor of the watchdogs asked activates ${t}` });
+    if (target.monitors.length === 0 && watchdogs.some((w) => w.ok)) findings.push({ level: 'note', target: t, text: `no monitor of the watchdogs asked activates ${t}` });
   }
   for (const line of [...targets.flatMap((t) => t.monitors), ...otherMonitors]) {
     const who = `monitor ${line.name} on ${line.watchdog}`;
@@ -166,7 +166,8 @@ export async function collectStatus(context: Context, only: string | undefined):
   }
   for (const w of watchdogs) if (!w.ok) findings.push({ level: 'degraded', text: `watchdog ${w.watchdog} did not answer: ${w.error ?? ''}` });
 
-  const exitCode = worstExit(findings.map((f) => (f.level === 'pending-approval' ? EXIT.pendingApproval : f.level === 'error' ? EXIT.error : EXIT.degraded)));
+  const exitOf = { 'pending-approval': EXIT.pendingApproval, error: EXIT.error, degraded: EXIT.degraded, note: EXIT.ok } as const;
+  const exitCode = worstExit(findings.map((f) => exitOf[f.level]));
   return {
     server,
     fetchedAt: new Date(receivedAt).toISOString(),
@@ -235,7 +236,7 @@ export function statusTable(context: Context, report: StatusReport): string {
   out.push(paint('dim', `answered by ${report.server} at ${when(report.fetchedAt, now)}; watchdogs: ${watchdogs || 'none'}`));
   if (report.findings.length > 0) {
     out.push('');
-    for (const f of report.findings) out.push(`${paint(f.level === 'pending-approval' ? 'yellow' : 'red', '!')} ${f.text}`);
+    for (const f of report.findings) out.push(`${f.level === 'note' ? paint('dim', '-') : paint(f.level === 'pending-approval' ? 'yellow' : 'red', '!')} ${f.text}`);
   }
   return `${out.join('\n')}\n`;
 }
