@@ -5,6 +5,8 @@ const src = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
 // Unit tests run on sources; workspace imports resolve to each package's src/index.ts.
 const alias = {
+  // Before '@vigil/core', which would otherwise take its subpath as a path under index.ts.
+  '@vigil/core/duration': src('./packages/core/src/duration.ts'),
   '@vigil/core': src('./packages/core/src/index.ts'),
   '@vigil/checks': src('./packages/checks/src/index.ts'),
   '@vigil/alerting': src('./packages/alerting/src/index.ts'),

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from '@commander-js/extra-typings';
-import { parseDuration } from '@vigil/core';
+import { parseDuration } from '@vigil/core/duration';
 import { decide, failback, pauseOrResume } from './commands/actions.js';
 import { checkConfig } from './commands/check-config.js';
 import { drill } from './commands/drill.js';

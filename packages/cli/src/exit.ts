@@ -5,9 +5,9 @@
 export const EXIT = {
   /** Done; everything looked at is healthy. */
   ok: 0,
-  /** An error: no server answered, a request was refused, an input (file, flag value) is wrong. */
+  /** An error: no server answered, a request was refused, an input file is wrong. */
   error: 1,
-  /** The command line is wrong (unknown command or option, missing argument); nothing was done. */
+  /** The command line is wrong (unknown command or option, missing argument, a value that does not parse); nothing was done. */
   usage: 2,
   /** Answered, but not healthy: a target runs on its secondary, a monitor is down, data is stale. */
   degraded: 3,
@@ -21,8 +21,10 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 /** The text `--help` and the README show. */
 export const EXIT_CODES_HELP = `Exit codes:
   0  ok
-  1  error: no server answered, a request was refused, a bad input (file, value)
-  2  usage: unknown command or option, missing argument
+  1  error: no server answered, a request was refused, an unknown activation or
+     target, an invalid or inconsistent configuration file (check-config)
+  2  usage: unknown command or option, missing argument or --reason, an option
+     value that does not parse (--since, --for, --wait, --timeout)
   3  degraded: a target on its secondary, a monitor down or paused, data stale,
      a watchdog unreachable, a drill over its RTO, a configuration cross-check warning
   4  pending approval: an activation waits for an operator

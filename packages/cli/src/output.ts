@@ -1,6 +1,6 @@
 import { styleText } from 'node:util';
 import { stringify } from 'yaml';
-import { formatDuration } from '@vigil/core';
+import { formatDuration } from '@vigil/core/duration';
 
 export type Format = 'table' | 'json' | 'yaml';
 export const FORMATS: readonly Format[] = ['table', 'json', 'yaml'];
@@ -67,6 +67,8 @@ export function age(iso: string | undefined, now: number): string {
   const at = Date.parse(iso);
   if (Number.isNaN(at)) return iso;
   const ms = now - at;
+  // Another machine's clock may be a little ahead: under a second is "now".
+  if (ms < 0 && ms > -1_000) return '0s ago';
   if (ms < 0) return `in ${formatDuration(Math.round(-ms / 1000) * 1000 || -ms)}`;
   return `${ms < 1_000 ? '0s' : formatDuration(Math.round(ms / 1000) * 1000)} ago`;
 }

@@ -1,4 +1,4 @@
-import { parseDuration } from '@vigil/core';
+import { parseDuration } from '@vigil/core/duration';
 import type { Context } from '../context.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { call, callEach, refusal, type Answer } from '../http.js';

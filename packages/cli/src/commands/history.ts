@@ -1,4 +1,4 @@
-import { parseDuration } from '@vigil/core';
+import { parseDuration } from '@vigil/core/duration';
 import type { Context } from '../context.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { callEach } from '../http.js';
@@ -13,7 +13,7 @@ export function sinceOf(text: string | undefined, now: number): number | undefin
   if (ms !== undefined) return now - ms;
   const at = Date.parse(text);
   if (!Number.isNaN(at) && /^\d{4}-\d{2}-\d{2}/.test(text)) return at;
-  throw new CliError(`--since: expected a duration such as "24h" or a time such as "2026-12-03T10:00:00Z", got "${text}"`);
+  throw new CliError(`--since: expected a duration such as "24h" or a time such as "2026-12-03T10:00:00Z", got "${text}"`, EXIT.usage);
 }
 
 export interface PauseRecord {

@@ -11,8 +11,8 @@ export interface MonitorsReport {
 
 /** `vigil monitors`: every watchdog's monitors, with the age of their data. */
 export async function monitors(context: Context): Promise<ExitCode> {
-  const now = context.now();
   const all = await watchdogMonitors(context);
+  const now = context.now();
   const report: MonitorsReport = {
     watchdogs: all.map((w) => ({
       url: w.watchdog,

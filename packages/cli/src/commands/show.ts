@@ -25,7 +25,7 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : und
 export function timeline(activation: Activation, audit: readonly AuditRecord[], evidence: readonly EvidenceLine[] = []): TimelineEntry[] {
   const entries: TimelineEntry[] = [];
   for (const e of evidence) {
-    entries.push({ time: e.incidentStartedAt ?? activation.createdAt, phase: 'evidence', text: `watchdog ${e.watchdog}: monitor ${e.monitor} failing since ${e.incidentStartedAt ?? '?'} (incident ${e.incidentId})${e.lastResult ? `; last probe ${e.lastResult.status} in ${duration(e.lastResult.durationMs)} at ${e.lastResult.time}` : ''}`, ...(e.lastResult?.output !== undefined && { output: e.lastResult.output }) });
+    entries.push({ time: e.incidentStartedAt ?? activation.createdAt, phase: 'evidence', text: `watchdog ${e.watchdog}: monitor ${e.monitor} failing since ${e.incidentStartedAt ?? '?'} (incident ${e.incidentId})${e.lastResult ? `; its latest probe (${e.lastResult.time}): ${e.lastResult.status} in ${duration(e.lastResult.durationMs)}` : ''}`, ...(e.lastResult?.output !== undefined && { output: e.lastResult.output }) });
   }
   for (const v of activation.votes ?? []) entries.push({ time: v.receivedAt, phase: 'vote', text: `vote from ${v.voter} (incident ${v.incidentId})` });
   for (const r of audit) {
