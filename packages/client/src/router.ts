@@ -23,7 +23,53 @@ export interface Route {
   epoch: number;
   readonly pool: Dispatcher;
   /** Attempts sent on this route that have no answer yet: cut if still waiting after a switch. */
-  readonly unanswered: Set<Attempt>;
+  readonly unanswered: Unanswered;
+}
+
+/**
+ * The attempts of one route that have no answer yet, in the order they were sent: what a `Set`
+ * would hold, as a list threaded through the attempts, whose removed entries keep no pointer to
+ * another attempt. With a `Set` here, the per-request objects were promoted out of the young
+ * generation in bulk (bench/client: the old space grew to ~90 MB over 100,000 requests, 6
+ * mark-compacts where a bare Agent needs 2, about 10 µs more CPU per request); with this list
+ * they die young, as a bare Agent's do.
+ */
+export class Unanswered implements Iterable<Attempt> {
+  private head: Attempt | undefined;
+  private tail: Attempt | undefined;
+  size = 0;
+
+  add(attempt: Attempt): void {
+    if (attempt.listedIn !== undefined) return;
+    attempt.listedIn = this;
+    attempt.previousUnanswered = this.tail;
+    attempt.nextUnanswered = undefined;
+    if (this.tail) this.tail.nextUnanswered = attempt;
+    else this.head = attempt;
+    this.tail = attempt;
+    this.size += 1;
+  }
+
+  delete(attempt: Attempt): boolean {
+    if (attempt.listedIn !== this) return false;
+    const { previousUnanswered: previous, nextUnanswered: next } = attempt;
+    if (previous) previous.nextUnanswered = next;
+    else this.head = next;
+    if (next) next.previousUnanswered = previous;
+    else this.tail = previous;
+    attempt.listedIn = undefined;
+    attempt.previousUnanswered = undefined;
+    attempt.nextUnanswered = undefined;
+    this.size -= 1;
+    return true;
+  }
+
+  /** The attempts listed now; one removed while the iteration runs (answered, failed, cut) is skipped, as a `Set` would. */
+  *[Symbol.iterator](): Iterator<Attempt> {
+    const listed: Attempt[] = [];
+    for (let a = this.head; a; a = a.nextUnanswered) listed.push(a);
+    for (const attempt of listed) if (attempt.listedIn === this) yield attempt;
+  }
 }
 
 /** RFC 9110 §9.2.2: repeating these has the effect of sending them once. */
@@ -140,7 +186,7 @@ export class TargetRouter {
 
   private newRoute(side: Side, epoch: number): Route {
     const origin = this.origins[side];
-    return { side, origin, epoch, pool: this.host.pool(origin), unanswered: new Set() };
+    return { side, origin, epoch, pool: this.host.pool(origin), unanswered: new Unanswered() };
   }
 
   /**
@@ -329,6 +375,10 @@ export class Attempt implements Dispatcher.DispatchHandler {
   answered = false;
   cutBy: number | undefined;
   held: { statusCode: number; headers: Record<string, string | string[] | undefined>; statusMessage: string | undefined; chunks: Buffer[]; bytes: number } | undefined;
+  /** Its place in the route's `Unanswered` list, while it is listed there. */
+  listedIn: Unanswered | undefined;
+  previousUnanswered: Attempt | undefined;
+  nextUnanswered: Attempt | undefined;
 
   constructor(
     private readonly request: RoutedRequest,

@@ -2,10 +2,14 @@ import type { Activation, ActiveSide, Logger } from '@vigil/core';
 import type { TargetConfig } from './config.js';
 import type { Coordination } from './coordination/coordination.js';
 import { Driver } from './driver.js';
+import { drill, type DrillKind, type DrillResult } from './drill.js';
+import { FINAL } from './lifecycle.js';
 import { Intake, type OperatorResult, type SubmitResult, type VerifiedRequest } from './intake.js';
 import type { ActivationMetrics } from './metrics.js';
 import type { Pager } from './pager.js';
+import { readDataLoss, type DataLossReading } from './precondition.js';
 import type { AuditRecord } from './store.js';
+import { targetViews, type TargetView } from './views.js';
 
 export type { OperatorResult, SubmitResult, VerifiedRequest } from './intake.js';
 
@@ -20,6 +24,8 @@ export interface ActivationsOptions {
   pager: Pager;
   /** How often a leader looks at every unfinished activation besides the change feed; 0: never. */
   reconcileIntervalMs: number;
+  /** The configured voters' ids, shown with each target. */
+  voters?: readonly string[];
 }
 
 /**
@@ -32,6 +38,8 @@ export class Activations {
   private readonly intake: Intake;
   private readonly driver: Driver;
   private closed = false;
+  /** Ends read-only probes in flight (drills, data-loss readings) when the service closes. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly options: ActivationsOptions) {
     this.targets = new Map(options.targets.map((t) => [t.name, t]));
@@ -78,6 +86,48 @@ export class Activations {
     });
   }
 
+  /**
+   * Calls `listener` with every change of an activation (created, each step started or finished,
+   * each status change), once durable, whichever replica made it; returns the unsubscribe.
+   */
+  subscribeActivations(listener: (activation: Activation) => void): () => void {
+    return this.options.coordination.watch((change) => {
+      if (change.kind === 'activation') listener(change.activation);
+    });
+  }
+
+  /** The activations not yet final and the newest one of each target, oldest first; of one target when given. */
+  async current(target?: string): Promise<Activation[]> {
+    const all = await this.options.coordination.activations(target);
+    const seen = new Set<string>();
+    const picked = all.filter((a) => {
+      const newest = !seen.has(a.target);
+      seen.add(a.target);
+      return newest || !FINAL.has(a.status);
+    });
+    return picked.reverse();
+  }
+
+  /** Every configured target with its state, votes, gates, plans and pending activation. */
+  targetViews(): Promise<TargetView[]> {
+    return targetViews(this.options.targets, this.options.voters ?? [], this.options.coordination, this.options.now());
+  }
+
+  /** The data-loss guard's reading now (read-only); undefined for an unknown target, `configured: false` without a guard. */
+  async dataLoss(name: string): Promise<({ configured: boolean } & Partial<DataLossReading>) | undefined> {
+    const target = this.targets.get(name);
+    if (!target) return undefined;
+    if (!target.dataLoss) return { configured: false };
+    return { configured: true, ...(await readDataLoss(target.dataLoss, this.stopping.signal)) };
+  }
+
+  /** A dry run of a failover or failback of `target`: see drill.ts. Runs no plan step. */
+  drill(target: string, kind: DrillKind, operator: string, reason?: string): Promise<DrillResult | { kind: 'closing' }> {
+    if (this.closed) return Promise.resolve({ kind: 'closing' });
+    const { coordination, now } = this.options;
+    return drill({ target: this.targets.get(target), name: target, kind, operator, reason, coordination, now, signal: this.stopping.signal });
+  }
+
   submit(request: VerifiedRequest): Promise<SubmitResult> {
     if (this.closed) return Promise.resolve({ kind: 'closing' });
     return this.intake.submit(request);
@@ -100,6 +150,7 @@ export class Activations {
   /** Stops taking requests and lets the driver finish what is in flight (bounded by the grace period). */
   async close(): Promise<void> {
     this.closed = true;
+    this.stopping.abort();
     await this.driver.close();
   }
 }

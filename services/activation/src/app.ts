@@ -11,6 +11,8 @@ import { CoordinationUnavailable } from './coordination/coordination.js';
 import { openCoordination } from './coordination/open.js';
 import { Pager, type Send } from './pager.js';
 import { createMetrics } from './metrics.js';
+import { MonitorsFetcher } from './console-monitors.js';
+import { activationStreamRoutes } from './routes/activation-stream.js';
 import { activationRoutes, ACTIVATIONS_PATH } from './routes/activations.js';
 import { activeRoutes } from './routes/active.js';
 import { FailureLimiter } from './routes/auth-limiter.js';
@@ -18,6 +20,8 @@ import type { ErrorBody } from './routes/errors.js';
 import { operatorRoutes } from './routes/operator.js';
 import { opsRoutes } from './routes/ops.js';
 import { streamRoutes } from './routes/stream.js';
+import { consoleMonitorRoutes } from './routes/console-monitors.js';
+import { targetRoutes } from './routes/targets.js';
 import { VERSION } from './version.js';
 
 export interface AppOptions {
@@ -88,6 +92,7 @@ export async function buildApp({ config, logger, now = Date.now, closeGraceMs = 
     now,
     closeGraceMs,
     reconcileIntervalMs: coordination.kind === 'etcd' ? config.coordination.ttl / 2 : 0,
+    voters: config.voters.map((v) => v.id),
   });
   await activations.start();
   const stopAlarm = watchReachability({
@@ -148,6 +153,10 @@ export async function buildApp({ config, logger, now = Date.now, closeGraceMs = 
   await app.register(activeRoutes, { activations });
   await app.register(streamRoutes, { activations });
   await app.register(operatorRoutes, { activations, operators: config.operators, metrics, limiter });
+  await app.register(targetRoutes, { activations, now });
+  await app.register(activationStreamRoutes, { activations });
+  const fetcher = new MonitorsFetcher({ watchdogs: config.console.watchdogs, token: config.console.token, now });
+  await app.register(consoleMonitorRoutes, { fetcher });
   return app;
 }
 

@@ -20,6 +20,7 @@ describe('ActivationConfig', () => {
       operators: [],
       alerts: { webhooks: [] },
       targets: [],
+      console: { watchdogs: [] },
     });
   });
 

@@ -95,6 +95,9 @@ export const Target = Type.Object(
     ),
     mode: Type.Union(ActivationMode.anyOf, { default: 'auto', description: 'auto: run the plan; approval: page and wait for an operator; notify-only: page, never run' }),
     holdOff: HoldOff,
+    rto: Type.Optional(
+      Duration({ description: 'recovery time objective: a drill (and `vigil check-config`) compares the hold-off plus the plan\'s worst case with it' }),
+    ),
     dataLoss: Type.Optional(Type.Union([HttpLagSource, PostgresLagSource], { description: 'the data-loss guard: where the standby\'s replication lag is measured' })),
     plan: Plan,
     failback: Type.Optional(
@@ -169,6 +172,13 @@ const ConfigShape = Type.Object(
       { default: {}, additionalProperties: false },
     ),
     targets: Type.Array(Target, { default: [] }),
+    console: Type.Object(
+      {
+        watchdogs: Type.Array(HttpUrl(), { default: [], description: 'base URLs of the watchdogs whose monitors `GET /console/monitors` gathers' }),
+        token: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'bearer token sent to the watchdogs\' APIs, if they ever need one' })),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   { additionalProperties: false },
 );

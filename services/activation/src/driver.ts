@@ -4,12 +4,12 @@ import { NotLeaderError } from '@vigil/coordination';
 import type { TargetConfig } from './config.js';
 import { hedgePolicy, outcomeOf, parseRequestProbe, probeHedged, type ProbeOutcome } from './confirmation.js';
 import type { Change, Coordination, Term, Tx } from './coordination/coordination.js';
-import { dataAtRisk, describeDataLoss, nextStage, type Stage, type StageInput } from './decide.js';
+import { describeDataLoss, nextStage, type Stage, type StageInput } from './decide.js';
 import { confirmationFor } from './intake.js';
 import { FINAL, auditBase, finishIn, iso, kindOf, type FinalStatus } from './lifecycle.js';
 import type { ActivationMetrics } from './metrics.js';
 import type { Pager } from './pager.js';
-import { measureLag } from './precondition.js';
+import { readDataLoss } from './precondition.js';
 import { runPlan, type PlanResult } from './plan/runner.js';
 import type { PlanStep } from './plan/steps/index.js';
 
@@ -322,13 +322,12 @@ export class Driver {
   }
 
   private async checkDataLoss(term: Term, activation: Activation, target: TargetConfig): Promise<{ lagMs?: number; maxMs: number }> {
-    const guard = target.dataLoss!;
-    const measured = await measureLag(guard, this.stopping.signal);
-    const lag = { ...(measured.lagMs !== undefined && { lagMs: measured.lagMs }), maxMs: guard.maxDataLoss };
+    const reading = await readDataLoss(target.dataLoss!, this.stopping.signal);
+    const lag = { ...(reading.lagMs !== undefined && { lagMs: reading.lagMs }), maxMs: reading.maxMs };
     await this.updateActivation(term, activation.id, (a, tx) => {
       if (a.status !== 'holding-off') return false;
-      a.dataLoss = { ...lag, exceeded: dataAtRisk(lag), output: measured.lagMs === undefined ? measured.output : describeDataLoss(lag) };
-      tx.appendAudit({ ...auditBase(a, iso(this.options.now())), event: 'data-loss-checked', ...lag, output: measured.output });
+      a.dataLoss = { ...lag, exceeded: !reading.withinLimit, output: reading.lagMs === undefined ? reading.output : describeDataLoss(lag) };
+      tx.appendAudit({ ...auditBase(a, iso(this.options.now())), event: 'data-loss-checked', ...lag, output: reading.output });
       return true;
     });
     return lag;

@@ -274,7 +274,7 @@ export class Intake {
       tx.putActivation(activation);
       // A failback leaves the failover holding the target until it succeeds.
       tx.setTarget(name, { ...state, epoch: activation.epoch });
-      tx.appendAudit({ ...auditBase(activation, activation.createdAt), event: 'failback-created', operator });
+      tx.appendAudit({ ...auditBase(activation, activation.createdAt), event: 'failback-created', operator, ...(comment && { comment }) });
       return { kind: 'ok', activation };
     });
     if (result.kind === 'ok') this.options.logger.warn({ activationId: id, target: name, epoch: result.activation.epoch, operator, comment }, 'failback started');

@@ -2,6 +2,7 @@ import { request } from 'undici';
 import { checks, runCheck } from '@vigil/checks';
 import { redactUrl } from '@vigil/core';
 import type { TargetConfig } from './config.js';
+import { dataAtRisk } from './decide.js';
 
 type LagSource = NonNullable<TargetConfig['dataLoss']>;
 export interface Lag {
@@ -9,6 +10,26 @@ export interface Lag {
   lagMs?: number;
   /** What was measured, or why nothing could be; never a password. */
   output: string;
+}
+
+/** The data-loss guard's reading: the lag against the allowed maximum, and whether failing over now keeps within it. */
+export interface DataLossReading {
+  /** Undefined when the lag could not be measured (which counts as over the limit). */
+  lagMs?: number;
+  maxMs: number;
+  withinLimit: boolean;
+  /** What was measured, or why nothing could be; never a password. */
+  output: string;
+}
+
+/**
+ * Runs the guard's read-only measurement and judges it as the driver does (an unknown lag is
+ * too much): used by the driver before a failover, by drills and by `GET /v1/targets/:name/data-loss`.
+ */
+export async function readDataLoss(source: LagSource, stop: AbortSignal): Promise<DataLossReading> {
+  const measured = await measureLag(source, stop);
+  const lag = { ...(measured.lagMs !== undefined && { lagMs: measured.lagMs }), maxMs: source.maxDataLoss };
+  return { ...lag, withinLimit: !dataAtRisk(lag), output: measured.output };
 }
 
 /** The data-loss guard's measurement. Never throws: a failure is an unknown lag, which the decision treats as too much. */

@@ -47,13 +47,29 @@ export type AuditRecord = { time: string; activationId: string; target: string; 
   | { event: 'activation-created'; requestId: string; voter: string; incidentId: string; confirmation?: PrimaryProbe }
   | { event: 'step-started' | 'step-finished'; step: StepRecord }
   | { event: 'activation-finished'; status: Activation['status']; reason?: string }
-  | { event: 'failback-created'; operator: string }
+  | { event: 'failback-created'; operator: string; comment?: string }
   | ({ event: 'primary-probed' } & PrimaryProbe & { status: 'pass' | 'fail' })
   | { event: 'data-loss-checked'; lagMs?: number; maxMs: number; output?: string }
   | { event: 'approval-requested'; reason: string }
   | { event: 'approved' | 'cancelled'; operator: string; comment?: string }
   | { event: 'plan-resumed'; fromStep: string }
   | { event: 'page'; summary: string; delivered: boolean }
+  /**
+   * An operator rehearsed a failover or failback (`POST /v1/drills`): nothing ran. Keyed by a
+   * `drill_…` id of its own in `activationId`; `epoch` is the target's epoch at the time.
+   */
+  | {
+      event: 'drill';
+      operator: string;
+      reason?: string;
+      kind: 'failover' | 'failback';
+      mode: 'auto' | 'approval' | 'notify-only';
+      wouldWaitForApproval: boolean;
+      approvalReasons: string[];
+      planBudgetMs: number;
+      rtoMs?: number;
+      withinRto?: boolean;
+    }
   /** An operator ran the plan by hand while the coordination store could not be reached (`break-glass`). */
   | { event: 'break-glass'; operator: string; reason: string; kind: 'failover' | 'failback'; host: string; epochSource: string }
 );

@@ -1,7 +1,9 @@
 /**
  * `npm start`: the whole failover loop on loopback with no external service. A sample primary
  * (8090) with the health-check beside it (8081), the watchdog (8082), the activation service
- * (8083), a sample standby (8091), and a sink (8099) that prints the alerts it receives.
+ * (8083), a sample standby (8091), a sink (8099) that prints the alerts it receives, and a sample
+ * client (@vigil/client) that sends a request to the primary's origin every 200 ms and follows the
+ * activation service to the standby.
  * `npm run demo:fail` / `npm run demo:recover` talk to the control port (8089).
  */
 import { mkdirSync, rmSync } from 'node:fs';
@@ -9,6 +11,7 @@ import { resolve } from 'node:path';
 import PinoPretty from 'pino-pretty';
 import { startPrimaryControl } from './apps.js';
 import { DEFAULT_SETTINGS } from './configs.js';
+import { startSampleClient } from './sample-client.js';
 import { startSystem, type System } from './system.js';
 
 export const CONTROL_PORT = 8089;
@@ -42,6 +45,13 @@ async function main(): Promise<void> {
   const { ports } = system.settings;
   say('demo', `sample primary on :${ports.primary}, sample standby on :${ports.standby}, alert sink on :${ports.sink}; configs in ${dataDir}`);
 
+  const client = startSampleClient({
+    activation: system.url('activation', ''),
+    target: 'primary',
+    primary: `http://127.0.0.1:${ports.primary}`,
+    secondary: `http://127.0.0.1:${ports.standby}`,
+    say: (text) => say('client', text),
+  });
   const control = await startPrimaryControl(system.primary, CONTROL_PORT, '127.0.0.1', (mode) => say('demo', `sample primary is now ${mode}`));
 
   say('demo', 'running. In another terminal:');
@@ -54,6 +64,8 @@ async function main(): Promise<void> {
   const shutdown = async (code: number) => {
     if (stopping) return;
     stopping = true;
+    // The client first: it would otherwise report the activation service going away.
+    await client.close();
     await system.stop('SIGTERM');
     await control.close();
     process.exit(code);

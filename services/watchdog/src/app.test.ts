@@ -53,7 +53,7 @@ async function servers(activationScript: number[] = []): Promise<Setup> {
   };
 }
 
-async function start({ target, activation, alerts }: Setup, extra: Record<string, unknown> = {}): Promise<App> {
+async function start({ target, activation, alerts }: Setup, extra: Record<string, unknown> = {}, now?: () => number): Promise<App> {
   const config = parseConfigValue(
     WatchdogConfig,
     {
@@ -70,7 +70,7 @@ async function start({ target, activation, alerts }: Setup, extra: Record<string
     'test',
     {},
   );
-  const app = await buildApp({ config, logger, activationBackoff: { baseMs: 10, maxMs: 50 } });
+  const app = await buildApp({ config, logger, activationBackoff: { baseMs: 10, maxMs: 50 }, ...(now && { now }) });
   cleanup.push(() => app.close());
   await app.ready();
   return app;
@@ -238,6 +238,104 @@ describe('watchdog app', () => {
 
     expect((await post('/v1/monitors/primary/resume', `Bearer ${token}`)).statusCode).toBe(200);
     await vi.waitFor(() => expect(s.activation.requests).toHaveLength(1), WAIT);
+  });
+
+  it('ends a pause given `for` by itself, resuming the monitor, audited as pause-expired with the operator and reason', async () => {
+    const s = await servers();
+    let clock = Date.now();
+    const alice = { name: 'alice', token: 'alice-token-0123456789' };
+    const app = await start(s, { api: { operators: [alice] } }, () => clock);
+    const paused = await app.inject({
+      method: 'POST',
+      url: '/v1/monitors/primary/pause',
+      headers: { authorization: `Bearer ${alice.token}` },
+      payload: { for: '10m', reason: 'db upgrade' },
+    });
+    expect(paused.statusCode).toBe(200);
+    const until = new Date(clock + 600_000).toISOString();
+    expect((await monitors(app))[0]).toMatchObject({ inMaintenance: true, paused: { until, operator: 'alice', reason: 'db upgrade' } });
+
+    s.target.setHealthy(false);
+    await probesPass(s.target, 4);
+    expect(s.activation.requests).toHaveLength(0);
+
+    clock += 600_000;
+    // Resumed on the sweep (no timer per pause): failures count again and lead to the activation.
+    await vi.waitFor(async () => expect((await monitors(app))[0]!.paused).toBeUndefined(), WAIT);
+    await vi.waitFor(() => expect(s.activation.requests).toHaveLength(1), WAIT);
+    // The pause stops counting at `until`; the sweep (within a second) records its end.
+    const audited = async () =>
+      (await app.inject({ method: 'GET', url: '/v1/audit?monitor=primary' })).json<{ records: Record<string, unknown>[] }>().records.map(({ time: _time, ...rest }) => rest);
+    await vi.waitFor(async () => expect(await audited()).toHaveLength(2), WAIT);
+    expect(await audited()).toEqual([
+      { event: 'paused', monitor: 'primary', operator: 'alice', reason: 'db upgrade', until },
+      { event: 'pause-expired', monitor: 'primary', operator: 'alice', reason: 'db upgrade', until },
+    ]);
+    expect((await readFile(join(dataDir, 'audit.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(2);
+  });
+
+  it('resumes at start a monitor whose pause ended while the watchdog was stopped', async () => {
+    const s = await servers();
+    let clock = Date.now();
+    const token = 'shared-token-0123456789';
+    const first = await start(s, { api: { token } }, () => clock);
+    const response = await first.inject({
+      method: 'POST',
+      url: '/v1/monitors/primary/pause',
+      headers: { authorization: `Bearer ${token}` },
+      payload: { for: '1h', reason: 'migration', operator: 'carol' },
+    });
+    expect(response.statusCode).toBe(200);
+    await first.close();
+
+    // Still paused when restarted before the end.
+    const second = await start(s, { api: { token } }, () => clock);
+    expect((await monitors(second))[0]).toMatchObject({ paused: { operator: 'carol', reason: 'migration' } });
+    await second.close();
+
+    clock += 2 * 3_600_000;
+    const third = await start(s, { api: { token } }, () => clock);
+    await vi.waitFor(async () => {
+      const records = (await third.inject({ method: 'GET', url: '/v1/audit' })).json<{ records: { event: string; operator?: string }[] }>().records;
+      expect(records.map((r) => [r.event, r.operator])).toEqual([
+        ['paused', 'carol'],
+        ['pause-expired', 'carol'],
+      ]);
+    }, WAIT);
+    expect((await monitors(third))[0]).toMatchObject({ inMaintenance: false });
+    expect((await monitors(third))[0]!.paused).toBeUndefined();
+  });
+
+  it('lists lastProbeAt, intervalMs and, when asked, the 24 h history that a restart keeps', async () => {
+    const s = await servers();
+    const app = await start(s);
+    await probesPass(s.target, 3);
+    const [m] = await monitors(app);
+    expect(m!.intervalMs).toBe(300);
+    expect(Date.parse(m!.lastProbeAt!)).toBeGreaterThan(Date.now() - 60_000);
+    expect(m!.history).toBeUndefined();
+
+    const history = async (a: App) => (await a.inject({ method: 'GET', url: '/v1/monitors?history=24h' })).json<MonitorList>().monitors[0]!.history!;
+    // Hits count when a probe arrives; its outcome is recorded when it finishes.
+    await vi.waitFor(async () => expect((await history(app)).buckets.reduce((n, b) => n + b.up, 0)).toBeGreaterThanOrEqual(3), WAIT);
+    const { bucketMs, buckets } = await history(app);
+    expect(bucketMs).toBe(900_000);
+    expect(buckets.length).toBeGreaterThanOrEqual(1);
+    expect(buckets.at(-1)!.avgMs).toEqual(expect.any(Number));
+    expect((await app.inject({ method: 'GET', url: '/v1/monitors?history=soon' })).statusCode).toBe(400);
+    expect((await app.inject({ method: 'GET', url: '/v1/monitors?history=48h' })).statusCode).toBe(400);
+    const up = (await history(app)).buckets.reduce((n, b) => n + b.up, 0);
+    await app.close(); // flushes the history
+    const again = await start(s);
+    expect((await history(again)).buckets.reduce((n, b) => n + b.up, 0)).toBeGreaterThanOrEqual(up);
+  });
+
+  it('answers cron monitors with the typical gap between runs, and 400 on a bad audit `since`', async () => {
+    const s = await servers();
+    const app = await start(s, { monitors: [{ name: 'nightly', url: `${s.target.url}/health`, cron: '0 */5 * * * *', timeout: '250ms' }] });
+    expect((await monitors(app))[0]).toMatchObject({ name: 'nightly', intervalMs: 300_000 });
+    expect((await app.inject({ method: 'GET', url: '/v1/audit?since=yesterday' })).statusCode).toBe(400);
+    expect((await app.inject({ method: 'GET', url: '/v1/audit?since=24h' })).json()).toEqual({ records: [] });
   });
 
   it('answers 404 on pause when no api token is configured', async () => {

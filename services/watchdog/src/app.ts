@@ -6,24 +6,30 @@ import { createRegistry, formatDuration, redactUrl, type Logger } from '@vigil/c
 import Fastify, { LogController } from 'fastify';
 import type { Agent } from 'undici';
 import { ActivationClient } from './activation-client.js';
+import { AuditLog } from './audit.js';
 import { detectionBudget, type MonitorConfig, type WatchdogConfig } from './config.js';
 import { ControlTargets } from './control.js';
 import { INITIAL_STATE } from './decision.js';
 import { Heartbeat } from './heartbeat.js';
+import { BUCKET_MS, HistoryStore, type MonitorHistory } from './history.js';
 import { Maintenance } from './maintenance.js';
 import { WatchdogMetrics } from './metrics.js';
 import { Monitor, type Notify, type RequestActivation } from './monitor.js';
 import { createProbe, probeAgent, probeTarget, type Probe } from './probe.js';
+import { auditRoutes } from './routes/audit.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { monitorRoutes, type MonitorView } from './routes/monitors.js';
 import { pauseRoutes } from './routes/pause.js';
-import { Scheduler, stableOffset, type Schedule } from './scheduler.js';
+import { Scheduler, stableOffset, typicalCronGap, type Schedule } from './scheduler.js';
 import { MonitorStateStore } from './state-store.js';
 
 export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const QUIET_PATHS = new Set(['/metrics', '/livez', '/readyz']);
+
+/** How often pauses past their `until` are ended (logged and audited); they stop counting at `until` regardless. */
+const PAUSE_SWEEP_MS = 1_000;
 
 /** How long shutdown lets alerts and activation requests in flight finish before cancelling them (within runService's 10s). */
 const EFFECTS_GRACE_MS = 5_000;
@@ -61,11 +67,15 @@ export const watchdog: FastifyPluginAsyncTypebox<WatchdogOptions> = async (app, 
   const store = new MonitorStateStore(config.dataDir);
   const stored = store.load(config.monitors.map((m) => m.name));
   const maintenance = new Maintenance(config.maintenance, config.dataDir);
+  const audit = await AuditLog.open(config.dataDir, logger);
+  const historyStore = new HistoryStore(config.dataDir, logger);
+  const histories = historyStore.load(config.monitors.map((m) => m.name));
   const control = new ControlTargets(config.controlTargets, probe, logger, now);
   const heartbeat = config.heartbeat && new Heartbeat(config.heartbeat, agent, logger);
   const entries = config.monitors.map((monitorConfig) => {
     const state = stored.get(monitorConfig.name) ?? INITIAL_STATE;
     metrics.addMonitor(monitorConfig.name, state);
+    const history = histories.get(monitorConfig.name)!;
     const monitor = new Monitor({
       config: monitorConfig,
       state,
@@ -79,6 +89,10 @@ export const watchdog: FastifyPluginAsyncTypebox<WatchdogOptions> = async (app, 
       now,
       inMaintenance: (at) => maintenance.activeFor(monitorConfig.name, at),
       ...(config.controlTargets.length > 0 && { reachesControlTargets: () => control.reachable() }),
+      recordOutcome: (at, outcome, durationMs) => {
+        history.record(at, outcome, durationMs);
+        historyStore.touch();
+      },
       ...(heartbeat && { onCycle: (at: number) => heartbeat.beat(at) }),
     });
     const scheduler = new Scheduler({
@@ -89,19 +103,46 @@ export const watchdog: FastifyPluginAsyncTypebox<WatchdogOptions> = async (app, 
       onError: (err) => logger.error({ err, monitor: monitor.name }, 'probe cycle failed'),
       logger: logger.child({ monitor: monitor.name }),
     });
-    return { config: monitorConfig, monitor, scheduler };
+    return { config: monitorConfig, monitor, scheduler, history, intervalMs: intervalOf(monitorConfig) };
   });
+
+  /** Ends the pauses past their `until`: logged and audited once each. Runs at start and on one sweep timer. */
+  const expirePauses = async () => {
+    for (const { monitor, pause } of await maintenance.expire(now())) {
+      logger.warn({ monitor, until: pause.until, operator: pause.operator, reason: pause.reason }, 'pause expired: monitor resumed');
+      await audit.append({
+        time: new Date(now()).toISOString(),
+        event: 'pause-expired',
+        monitor,
+        ...(pause.operator !== undefined && { operator: pause.operator }),
+        ...(pause.reason !== undefined && { reason: pause.reason }),
+        ...(pause.until !== undefined && { until: pause.until }),
+      });
+    }
+  };
+  let sweeping: Promise<void> | undefined;
+  const sweep = () => {
+    sweeping ??= expirePauses()
+      .catch((err: unknown) => logger.error({ err }, 'cannot record an expired pause'))
+      .finally(() => {
+        sweeping = undefined;
+      });
+    return sweeping;
+  };
+  let sweepTimer: NodeJS.Timeout | undefined;
 
   let notReadyBecause: string | undefined = 'starting';
   await app.register(healthRoutes, { notReadyBecause: () => notReadyBecause });
   await app.register(metricsRoutes, { registry });
-  await app.register(monitorRoutes, { list: () => entries.map((e) => view(e, maintenance, now())) });
+  await app.register(monitorRoutes, { list: (historySpanMs) => entries.map((e) => view(e, maintenance, now(), historySpanMs)) });
+  await app.register(auditRoutes, { query: (q) => audit.query(q), now });
   const names = new Set(config.monitors.map((m) => m.name));
   await app.register(pauseRoutes, {
-    token: config.api?.token,
+    access: config.api,
     exists: (name) => names.has(name),
     pause: (name, pause) => maintenance.pause(name, pause),
     resume: (name) => maintenance.resume(name),
+    audit: (record) => audit.append(record),
     now,
   });
 
@@ -111,6 +152,11 @@ export const watchdog: FastifyPluginAsyncTypebox<WatchdogOptions> = async (app, 
     }
     for (const { monitor } of entries) monitor.resumePendingActivation();
     for (const { scheduler } of entries) scheduler.start();
+    // A restart after a pause's end resumes its monitor at once; later ends are found by the sweep.
+    void sweep();
+    sweepTimer = setInterval(() => void sweep(), PAUSE_SWEEP_MS);
+    sweepTimer.unref();
+    historyStore.start();
     notReadyBecause = undefined;
     const budget = config.activation.budget ?? 0;
     logger.info(
@@ -126,12 +172,15 @@ export const watchdog: FastifyPluginAsyncTypebox<WatchdogOptions> = async (app, 
   });
 
   app.addHook('onClose', async () => {
+    clearInterval(sweepTimer);
+    await sweeping;
     for (const { monitor } of entries) monitor.stop();
     await Promise.all(entries.map((e) => e.scheduler.close()));
     // Alerts and activation requests already under way get a bounded grace period, then are cancelled.
     const settled = Promise.all(entries.map((e) => e.monitor.settle()));
     await finishesWithin(settled, EFFECTS_GRACE_MS);
     await store.flush().catch((err: unknown) => logger.error({ err }, 'cannot persist monitor state at shutdown'));
+    await historyStore.close().catch((err: unknown) => logger.error({ err }, 'cannot persist monitor history at shutdown'));
     await Promise.all(closers.map((close) => close()));
     await settled;
     await heartbeat?.close();
@@ -163,9 +212,23 @@ function scheduleOf(m: MonitorConfig): Schedule {
   throw new Error(`monitor ${m.name} has neither interval nor cron`); // the config schema rules this out
 }
 
-function view({ config, monitor, scheduler }: { config: MonitorConfig; monitor: Monitor; scheduler: Scheduler }, maintenance: Maintenance, now: number): MonitorView {
+/** The schedule's step: the interval, or a cron expression's typical gap between runs. */
+function intervalOf(m: MonitorConfig): number {
+  return m.interval ?? typicalCronGap(m.cron ?? '* * * * * *', m.timezone);
+}
+
+interface Entry {
+  config: MonitorConfig;
+  monitor: Monitor;
+  scheduler: Scheduler;
+  history: MonitorHistory;
+  intervalMs: number;
+}
+
+function view({ config, monitor, scheduler, history, intervalMs }: Entry, maintenance: Maintenance, now: number, historySpanMs: number | undefined): MonitorView {
   const state = monitor.current;
-  const pause = maintenance.pauseOf(config.name);
+  const pause = maintenance.pauseOf(config.name, now);
+  const last = monitor.lastResult;
   return {
     name: config.name,
     kind: config.kind,
@@ -183,6 +246,9 @@ function view({ config, monitor, scheduler }: { config: MonitorConfig; monitor: 
     inMaintenance: maintenance.activeFor(config.name, now),
     ...(pause && { paused: pause }),
     ...(state.isolatedSince !== undefined && { isolatedSince: state.isolatedSince }),
+    ...(last && { lastProbeAt: last.time }),
+    intervalMs,
+    ...(historySpanMs !== undefined && { history: { bucketMs: BUCKET_MS, buckets: history.buckets(now, historySpanMs) } }),
   };
 }
 

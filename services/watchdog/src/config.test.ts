@@ -76,6 +76,18 @@ monitors:
     ['a warning threshold not below the failure threshold', { monitors: [{ ...monitor, warningThreshold: 3 }] }, 'monitors[0]: `warningThreshold` (3) must be below `failureThreshold` (3)'],
     ['an unknown time zone', { monitors: [{ name: 'p', url: monitor.url, cron: '* * * * * *', timezone: 'Mars/Olympus' }] }, 'monitors[0].timezone: expected an IANA time zone'],
     ['a short api token', { api: { token: 'short' } }, 'api.token:'],
+    ['an api section without any token', { api: {} }, 'api: give `token` or at least one of `operators`'],
+    ['a short operator token', { api: { operators: [{ name: 'alice', token: 'short' }] } }, 'api.operators[0].token:'],
+    [
+      'one operator named twice',
+      { api: { operators: [{ name: 'alice', token: 'alice-token-0123456789' }, { name: 'alice', token: 'other-token-0123456789' }] } },
+      'api: operator name alice is given more than once',
+    ],
+    [
+      'two operators sharing a token',
+      { api: { token: 'shared-token-0123456789', operators: [{ name: 'alice', token: 'shared-token-0123456789' }] } },
+      'api: each operator (and `token`) needs a token of its own',
+    ],
     [
       'both activation.url and activation.urls',
       { activation: { url: 'http://a:8083', urls: ['http://b:8083'] } },
@@ -167,6 +179,12 @@ alerts:
     expect(config.maintenance[0]).toMatchObject({ duration: 3_600_000, timezone: 'Europe/Paris' });
     expect(config.heartbeat).toEqual({ url: 'https://hc.example/ping/abc', timeout: 5000, minInterval: 10_000 });
     expect(config.monitors[0]).toMatchObject({ rto: 10_000, warningThreshold: 2 });
+    expect(config.api).toEqual({ token: 'a-long-enough-token', operators: [] });
+  });
+
+  it('decodes named operators, with or without the shared token', () => {
+    const operators = [{ name: 'alice', token: 'alice-token-0123456789' }, { name: 'bob@example.com', token: 'bob-token-0123456789' }];
+    expect(parseConfigValue(WatchdogConfig, { api: { operators } }, 'test', {}).api).toEqual({ operators });
   });
 
   describe('probe kinds', () => {

@@ -200,6 +200,47 @@ const Activation = Type.Codec(
   .Decode(({ url, urls, ...rest }) => ({ ...rest, urls: urls ?? [url ?? DEFAULT_ACTIVATION_URL] }))
   .Encode(({ urls, ...rest }) => ({ ...rest, urls }));
 
+const ApiToken = (description: string) => Type.String({ minLength: 16, description: `${description}; write \${ENV_VAR} to keep it out of the file` });
+
+const Operator = Type.Object(
+  {
+    name: Type.String({
+      pattern: '^[A-Za-z0-9][A-Za-z0-9_.@-]*$',
+      maxLength: 100,
+      'x-expected': 'a name of letters, digits, ".", "_", "@" and "-"',
+      description: 'recorded in the audit log with each of this operator\'s actions',
+    }),
+    token: ApiToken("this operator's bearer token"),
+  },
+  { additionalProperties: false },
+);
+
+type RawApi = { token?: unknown; operators?: readonly { name?: unknown; token?: unknown }[] };
+
+/** Empty when the API section names each operator and token once; otherwise what is wrong. */
+function apiProblems(a: RawApi): string[] {
+  const operators = a.operators ?? [];
+  if (a.token === undefined && operators.length === 0) return ['give `token` or at least one of `operators` (or remove `api` to turn pause and resume off)'];
+  const problems = repeatedKeys(operators, (o) => String(o.name)).map(({ key }) => `operator name ${key} is given more than once`);
+  const tokens = [...operators.map((o) => o.token), ...(a.token === undefined ? [] : [a.token])];
+  if (new Set(tokens).size !== tokens.length) problems.push('each operator (and `token`) needs a token of its own: the token names who acted in the audit log');
+  if (operators.some((o) => o.name === 'api')) problems.push('operator name `api` is reserved for `token`');
+  return problems;
+}
+
+/** Who may pause and resume: `token` (operator "api", or the name the request gives) and named operators, each with a token. */
+const Api = Type.Refine(
+  Type.Object(
+    {
+      token: Type.Optional(ApiToken('bearer token for pause/resume (operator "api", unless the request names one)')),
+      operators: Type.Array(Operator, { default: [], description: 'named operators, each with a bearer token; their name is recorded in the audit log' }),
+    },
+    { additionalProperties: false },
+  ),
+  (a) => apiProblems(a).length === 0,
+  (a) => apiProblems(a).join('; '),
+);
+
 interface RawAlerts {
   webhooks?: readonly { name?: unknown }[];
   receivers?: readonly { name?: unknown }[];
@@ -247,12 +288,7 @@ const Root = Type.Object(
       description: 'checked when a probe fails; when a majority cannot be reached the result is inconclusive',
     }),
     maintenance: Type.Array(MaintenanceWindow, { default: [] }),
-    api: Type.Optional(
-      Type.Object(
-        { token: Type.String({ minLength: 16, description: 'bearer token for pause/resume; write ${ENV_VAR} to keep it out of the file' }) },
-        { additionalProperties: false },
-      ),
-    ),
+    api: Type.Optional(Api),
     heartbeat: Type.Optional(
       Type.Object(
         {

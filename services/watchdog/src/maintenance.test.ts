@@ -48,4 +48,31 @@ describe('maintenance windows', () => {
     expect(await second.resume('primary')).toBe(true);
     expect(new Maintenance([], dataDir).activeFor('primary', Date.now())).toBe(false);
   });
+
+  it('ends a pause with `until` by itself: not in force from `until` on, then removed once by expire', async () => {
+    const m = new Maintenance([], dataDir);
+    await m.pause('primary', { since: '2026-11-22T10:00:00.000Z', until: '2026-11-22T10:30:00.000Z', reason: 'upgrade', operator: 'alice' });
+    expect(m.activeFor('primary', at('2026-11-22T10:29:59.999Z'))).toBe(true);
+    expect(m.pauseOf('primary', at('2026-11-22T10:29:59.999Z'))).toMatchObject({ operator: 'alice' });
+    // No timer involved: past `until` the pause no longer counts, even before the sweep.
+    expect(m.activeFor('primary', at('2026-11-22T10:30:00.000Z'))).toBe(false);
+    expect(m.pauseOf('primary', at('2026-11-22T10:30:00.000Z'))).toBeUndefined();
+    expect(await m.expire(at('2026-11-22T10:29:00.000Z'))).toEqual([]);
+    expect(await m.expire(at('2026-11-22T10:31:00.000Z'))).toEqual([
+      { monitor: 'primary', pause: { since: '2026-11-22T10:00:00.000Z', until: '2026-11-22T10:30:00.000Z', reason: 'upgrade', operator: 'alice' } },
+    ]);
+    expect(await m.expire(at('2026-11-22T10:32:00.000Z'))).toEqual([]);
+    expect(new Maintenance([], dataDir).pauseOf('primary')).toBeUndefined();
+  });
+
+  it('keeps `until` across a restart, and a restart after it finds the pause expired', async () => {
+    await new Maintenance([], dataDir).pause('primary', { since: '2026-11-22T10:00:00.000Z', until: '2026-11-22T10:30:00.000Z' });
+    await new Maintenance([], dataDir).pause('other', { since: '2026-11-22T10:00:00.000Z' });
+    const restarted = new Maintenance([], dataDir);
+    expect(restarted.activeFor('primary', at('2026-11-22T10:10:00Z'))).toBe(true);
+    expect(restarted.activeFor('primary', at('2026-11-22T11:00:00Z'))).toBe(false);
+    expect((await restarted.expire(at('2026-11-22T11:00:00Z'))).map((e) => e.monitor)).toEqual(['primary']);
+    // A pause without `until` lasts until resumed.
+    expect(new Maintenance([], dataDir).activeFor('other', at('2027-11-22T11:00:00Z'))).toBe(true);
+  });
 });

@@ -51,7 +51,16 @@ class Window {
 
 const StoredPauses = Type.Object({
   version: Type.Literal(1),
-  paused: Type.Record(Type.String(), Type.Object({ since: Type.String(), reason: Type.Optional(Type.String()) })),
+  paused: Type.Record(
+    Type.String(),
+    Type.Object({
+      since: Type.String(),
+      /** the pause ends by itself at this time (a pause without one lasts until resumed) */
+      until: Type.Optional(Type.String()),
+      reason: Type.Optional(Type.String()),
+      operator: Type.Optional(Type.String()),
+    }),
+  ),
 });
 type StoredPauses = Static<typeof StoredPauses>;
 export type Pause = StoredPauses['paused'][string];
@@ -75,13 +84,35 @@ export class Maintenance {
     this.paused = new Map(Object.entries(stored?.paused ?? {}));
   }
 
-  /** Whether `monitor` is paused or inside one of its maintenance windows at `now`. */
+  /**
+   * Whether `monitor` is paused or inside one of its maintenance windows at `now`. A pause past its
+   * `until` no longer counts, even before `expire` removes it: expiry does not depend on a timer.
+   */
   activeFor(monitor: string, now: number): boolean {
-    return this.paused.has(monitor) || this.windows.some((w) => w.appliesTo(monitor) && w.activeAt(now));
+    return this.pauseOf(monitor, now) !== undefined || this.windows.some((w) => w.appliesTo(monitor) && w.activeAt(now));
   }
 
-  pauseOf(monitor: string): Pause | undefined {
-    return this.paused.get(monitor);
+  /** The monitor's pause in force at `now` (any pause when `now` is not given). */
+  pauseOf(monitor: string, now?: number): Pause | undefined {
+    const pause = this.paused.get(monitor);
+    if (pause === undefined || (now !== undefined && expired(pause, now))) return undefined;
+    return pause;
+  }
+
+  /**
+   * Removes the pauses whose `until` has passed at `now` and returns them (with their monitor), so
+   * the caller can log and audit each once. Called on a sweep and at start, so a restart after the
+   * expiry time resumes the monitor.
+   */
+  async expire(now: number): Promise<{ monitor: string; pause: Pause }[]> {
+    const ended: { monitor: string; pause: Pause }[] = [];
+    for (const [monitor, pause] of this.paused) {
+      if (expired(pause, now)) ended.push({ monitor, pause });
+    }
+    if (ended.length === 0) return ended;
+    for (const { monitor } of ended) this.paused.delete(monitor);
+    await this.save();
+    return ended;
   }
 
   async pause(monitor: string, pause: Pause): Promise<void> {
@@ -102,4 +133,8 @@ export class Maintenance {
   private save(): Promise<void> {
     return this.file.save({ version: 1, paused: Object.fromEntries(this.paused) });
   }
+}
+
+function expired(pause: Pause, now: number): boolean {
+  return pause.until !== undefined && Date.parse(pause.until) <= now;
 }

@@ -102,6 +102,8 @@ export interface MonitorDeps {
   inMaintenance?: (now: number) => boolean;
   /** Whether the watchdog can reach a majority of its control targets; asked only after a failed probe. */
   reachesControlTargets?: () => Promise<boolean>;
+  /** Called with each probe's outcome for the monitor's history (inconclusive probes are not recorded). */
+  recordOutcome?: (at: number, outcome: 'up' | 'down' | 'maintenance', durationMs: number) => void;
   /** Called after every completed cycle (the dead man's switch). */
   onCycle?: (now: number) => void;
   /** Pause between rounds of activation requests when the service is unreachable (default 5s). */
@@ -164,6 +166,7 @@ export class Monitor {
     const now = this.deps.now();
     this.remember(result, now);
     this.deps.metrics.observeProbe(this.name, result, now);
+    if (verdict !== 'inconclusive') this.deps.recordOutcome?.(now, verdict === 'maintenance' ? 'maintenance' : verdict === 'pass' ? 'up' : 'down', result.durationMs);
 
     const before = this.state;
     const decision = next(before, verdict, this.policy, now);

@@ -146,6 +146,18 @@ function firstSlot(start: number, everyMs: number, offsetMs: number | undefined)
   return phase === 0 ? from : from - phase + everyMs;
 }
 
+/** The typical (median) gap between a cron expression's next runs: how often it runs, for staleness. */
+export function typicalCronGap(expression: string, timezone?: string): number {
+  const task = cron.createTask(expression, () => undefined, timezone ? { timezone } : {});
+  try {
+    const runs = task.getNextRuns(25).map((d) => d.getTime());
+    const gaps = runs.slice(1).map((t, i) => t - runs[i]!).sort((a, b) => a - b);
+    return gaps[Math.floor(gaps.length / 2)] ?? 1000;
+  } finally {
+    void task.destroy();
+  }
+}
+
 /** Routes node-cron's own messages into the service log. */
 function cronLogger(logger: Logger) {
   return {

@@ -28,7 +28,7 @@ export type PlanResult =
   | { status: 'stopped'; step?: string };
 
 /** Longest wait between two attempts, however many retries a step allows. */
-const MAX_RETRY_DELAY_MS = 60_000;
+export const MAX_RETRY_DELAY_MS = 60_000;
 
 /**
  * Runs the steps in order; the first step that fails (after its retries) aborts the plan,

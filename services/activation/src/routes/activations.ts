@@ -126,6 +126,11 @@ export const activationRoutes: FastifyPluginCallbackTypebox<ActivationRoutesOpti
     { schema: { params: Type.Object({ id: Type.String() }), response: { 200: AuditList, 404: ErrorBody } } },
     async (request, reply) => {
       if (await activations.get(request.params.id)) return { records: await activations.audit(request.params.id) };
+      // A drill has no activation, only its audit record.
+      if (request.params.id.startsWith('drill_')) {
+        const records = await activations.audit(request.params.id);
+        if (records.length > 0) return { records };
+      }
       reply.code(404);
       return { error: 'unknown-activation', message: `no activation ${request.params.id}` };
     },

@@ -5,6 +5,7 @@ import Type from 'typebox';
 import { Activation } from '@vigil/core';
 import type { Activations, OperatorResult } from '../activations.js';
 import type { OperatorConfig } from '../config.js';
+import { DrillKind, DrillReport } from '../drill.js';
 import type { ActivationMetrics } from '../metrics.js';
 import type { FailureLimiter } from './auth-limiter.js';
 import { ErrorBody } from './errors.js';
@@ -19,11 +20,18 @@ export interface OperatorRoutesOptions {
   limiter: FailureLimiter;
 }
 
-const Comment = Type.Object({ comment: Type.Optional(Type.String({ maxLength: 1000 })) }, { additionalProperties: false });
-const FailbackBody = Type.Object(
-  { target: Type.String({ minLength: 1, maxLength: 200 }), comment: Type.Optional(Type.String({ maxLength: 1000 })) },
+/** Why the operator acts; recorded in the audit log with the operator's name. `comment` is its older alias (`reason` wins). */
+const reasonFields = {
+  reason: Type.Optional(Type.String({ maxLength: 1000 })),
+  comment: Type.Optional(Type.String({ maxLength: 1000 })),
+};
+const Comment = Type.Object(reasonFields, { additionalProperties: false });
+const FailbackBody = Type.Object({ target: Type.String({ minLength: 1, maxLength: 200 }), ...reasonFields }, { additionalProperties: false });
+const DrillBody = Type.Object(
+  { target: Type.String({ minLength: 1, maxLength: 200 }), kind: Type.Optional(DrillKind), reason: Type.Optional(Type.String({ maxLength: 1000 })) },
   { additionalProperties: false },
 );
+const reasonOf = (body: { reason?: string | undefined; comment?: string | undefined } | undefined) => body?.reason ?? body?.comment;
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
 /**
@@ -83,16 +91,30 @@ export const operatorRoutes: FastifyPluginCallbackTypebox<OperatorRoutesOptions>
     schema: { params: Type.Object({ id: Type.String() }), body: Type.Optional(Comment), response: { 200: Activation, '4xx': ErrorBody, 503: ErrorBody } },
   };
   app.post('/v1/activations/:id/approve', routeOptions, async (request, reply) => {
-    return answer(reply, await activations.approve(request.params.id, operatorOf(request), request.body?.comment), 200);
+    return answer(reply, await activations.approve(request.params.id, operatorOf(request), reasonOf(request.body)), 200);
   });
   app.post('/v1/activations/:id/cancel', routeOptions, async (request, reply) => {
-    return answer(reply, await activations.cancel(request.params.id, operatorOf(request), request.body?.comment), 200);
+    return answer(reply, await activations.cancel(request.params.id, operatorOf(request), reasonOf(request.body)), 200);
   });
   app.post(
     '/v1/failbacks',
     { bodyLimit: MAX_OPERATOR_BODY_BYTES, schema: { body: FailbackBody, response: { 202: Activation, '4xx': ErrorBody, 503: ErrorBody } } },
     async (request, reply) => {
-      return answer(reply, await activations.failback(request.body.target, operatorOf(request), request.body.comment), 202);
+      return answer(reply, await activations.failback(request.body.target, operatorOf(request), reasonOf(request.body)), 202);
+    },
+  );
+  app.post(
+    '/v1/drills',
+    { bodyLimit: MAX_OPERATOR_BODY_BYTES, schema: { body: DrillBody, response: { 200: DrillReport, '4xx': ErrorBody, 503: ErrorBody } } },
+    async (request, reply) => {
+      const { target, kind = 'failover', reason } = request.body;
+      const operator = operatorOf(request);
+      const result = await activations.drill(target, kind, operator, reason);
+      if (result.kind === 'ok') {
+        request.log.info({ target, kind, operator, reason, drillId: result.report.id }, 'drill: evaluated without running any step');
+        return reply.code(200).send(result.report);
+      }
+      return answer(reply, result, 200);
     },
   );
   done();

@@ -1,6 +1,7 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
-import { HealthStatus, Type, type Static } from '@vigil/core';
+import { HealthStatus, parseDuration, Type, type Static } from '@vigil/core';
 import { Incident, MonitorStatus } from '../decision.js';
+import { BUCKET_MS, BUCKETS } from '../history.js';
 
 export const MonitorView = Type.Object({
   name: Type.String(),
@@ -23,7 +24,22 @@ export const MonitorView = Type.Object({
   skippedTicks: Type.Integer(),
   /** in a maintenance window or paused: no alerts, no activation */
   inMaintenance: Type.Boolean(),
-  paused: Type.Optional(Type.Object({ since: Type.String(), reason: Type.Optional(Type.String()) })),
+  paused: Type.Optional(
+    Type.Object({ since: Type.String(), until: Type.Optional(Type.String()), reason: Type.Optional(Type.String()), operator: Type.Optional(Type.String()) }),
+  ),
+  /** when the last probe finished (since this process started) */
+  lastProbeAt: Type.Optional(Type.String()),
+  /** the schedule's step; for cron schedules the typical (median) gap between runs. Data older than 3 × this is stale. */
+  intervalMs: Type.Number(),
+  /** with `?history=24h`: 15-minute buckets, oldest first; buckets without probes are absent */
+  history: Type.Optional(
+    Type.Object({
+      bucketMs: Type.Number(),
+      buckets: Type.Array(
+        Type.Object({ start: Type.String(), up: Type.Integer(), down: Type.Integer(), maintenance: Type.Integer(), avgMs: Type.Optional(Type.Number()) }),
+      ),
+    }),
+  ),
   /** since when failed probes have been inconclusive (a majority of control targets unreachable) */
   isolatedSince: Type.Optional(Type.String()),
 });
@@ -32,7 +48,21 @@ export type MonitorView = Static<typeof MonitorView>;
 export const MonitorList = Type.Object({ monitors: Type.Array(MonitorView) });
 export type MonitorList = Static<typeof MonitorList>;
 
-export const monitorRoutes: FastifyPluginCallbackTypebox<{ list: () => MonitorView[] }> = (app, { list }, done) => {
-  app.get('/v1/monitors', { schema: { response: { 200: MonitorList } } }, () => ({ monitors: list() }));
+const ErrorBody = Type.Object({ error: Type.String(), message: Type.String() });
+
+const Query = Type.Object({ history: Type.Optional(Type.String({ description: 'a span up to 24h, such as "24h": include the history buckets' })) });
+
+export const monitorRoutes: FastifyPluginCallbackTypebox<{ list: (historySpanMs: number | undefined) => MonitorView[] }> = (app, { list }, done) => {
+  app.get('/v1/monitors', { schema: { querystring: Query, response: { 200: MonitorList, 400: ErrorBody } } }, async (request, reply) => {
+    const { history } = request.query;
+    let spanMs: number | undefined;
+    if (history !== undefined) {
+      spanMs = parseDuration(history);
+      if (spanMs === undefined || spanMs <= 0 || spanMs > BUCKETS * BUCKET_MS) {
+        return reply.code(400).send({ error: 'bad-duration', message: `\`history\` must be a duration above zero and at most 24h, such as "24h"; got ${JSON.stringify(history)}` });
+      }
+    }
+    return reply.send({ monitors: list(spanMs) });
+  });
   done();
 };

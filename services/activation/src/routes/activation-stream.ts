@@ -1,0 +1,95 @@
+import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
+import type { ServerResponse } from 'node:http';
+import Type from 'typebox';
+import type { Activation } from '@vigil/core';
+import type { Activations } from '../activations.js';
+import { ErrorBody } from './errors.js';
+
+/** Comment lines keep idle proxies from closing a quiet stream. */
+export const HEARTBEAT_MS = 15_000;
+
+const STATUS_RANK: Record<Activation['status'], number> = {
+  'holding-off': 0,
+  'awaiting-approval': 1,
+  running: 2,
+  succeeded: 3,
+  failed: 3,
+  interrupted: 3,
+  cancelled: 3,
+  notified: 3,
+};
+
+/**
+ * How far an activation has come: every write the service makes to one moves at least one term
+ * up and none down (status, steps started, steps ended, probe result, data-loss reading), so of
+ * two versions of one activation the higher is the newer; equal means nothing new.
+ */
+export function progressOf(activation: Activation): number {
+  const ended = activation.steps.filter((s) => s.status !== 'running').length;
+  const probed = activation.confirmation && activation.confirmation.status !== 'pending' && activation.confirmation.status !== 'none' ? 1 : 0;
+  return STATUS_RANK[activation.status] * 1_000_000 + (activation.steps.length + ended) * 4 + probed + (activation.dataLoss ? 2 : 0);
+}
+
+/**
+ * `GET /v1/activations/stream[?target=NAME]`: server-sent events `activation`, each the full
+ * `Activation` as JSON: first the activations not yet final and the newest of each target, then
+ * one per change (created, step started or finished, status changes). A version older than
+ * one already sent (a change seen both before and by the first read) is never sent.
+ */
+export const activationStreamRoutes: FastifyPluginCallbackTypebox<{ activations: Activations }> = (app, { activations }, done) => {
+  const open = new Set<ServerResponse>();
+  app.addHook('preClose', (doneClosing) => {
+    for (const res of open) res.end();
+    doneClosing();
+  });
+
+  app.get(
+    '/v1/activations/stream',
+    { schema: { querystring: Type.Object({ target: Type.Optional(Type.String({ minLength: 1 })) }), response: { 404: ErrorBody } } },
+    async (request, reply) => {
+      const name = request.query.target;
+      if (name !== undefined && !activations.isTarget(name)) {
+        reply.code(404);
+        return { error: 'unknown-target', message: `"${name}" is not a configured target` };
+      }
+      // Changes are followed from before the first read, so none falls between the two.
+      const early: Activation[] = [];
+      const stream: { send?: (activation: Activation) => void } = {};
+      const unsubscribe = activations.subscribeActivations((changed) => {
+        if (name !== undefined && changed.target !== name) return;
+        if (stream.send) stream.send(changed);
+        else early.push(changed);
+      });
+      let initial: Activation[];
+      try {
+        initial = await activations.current(name);
+      } catch (error) {
+        unsubscribe();
+        throw error;
+      }
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      res.write(': connected\n\n');
+      const sent = new Map<string, number>();
+      const send = (activation: Activation) => {
+        const progress = progressOf(activation);
+        if ((sent.get(activation.id) ?? -1) >= progress) return;
+        sent.set(activation.id, progress);
+        res.write(`event: activation\ndata: ${JSON.stringify(activation)}\n\n`);
+      };
+      for (const activation of initial) send(activation);
+      for (const activation of early) send(activation);
+      stream.send = send;
+      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
+      open.add(res);
+      res.on('close', () => {
+        clearInterval(heartbeat);
+        unsubscribe();
+        open.delete(res);
+      });
+      return undefined;
+    },
+  );
+  done();
+};
