@@ -5,6 +5,7 @@
  * live failover; failback --wait ends 0, or 5 while still running.
  */
 import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,6 +58,8 @@ const services: ServiceProcess[] = [];
 const shop = new SamplePrimary(0);
 const billing = new SamplePrimary(0);
 let standby: Awaited<ReturnType<typeof startStandby>>;
+/** The standby's replication lag, as the data-loss guard of `reports` reads it. */
+let lag: Server;
 let configs: { activation: string; watchdog: string };
 
 async function launch(name: 'activation' | 'watchdog', config: string, url: string): Promise<void> {
@@ -81,6 +84,9 @@ beforeAll(async () => {
   await shop.setMode('up');
   await billing.setMode('up');
   standby = await startStandby(0);
+  lag = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ lagSeconds: 0.5 })));
+  const lagPort = await freePort();
+  await new Promise<void>((resolve) => lag.listen(lagPort, '127.0.0.1', resolve));
   const activationPort = await freePort();
   const watchdogPort = await freePort();
   activationUrl = `http://127.0.0.1:${activationPort}`;
@@ -108,6 +114,7 @@ targets:
       primaryHealthy: { probe: { kind: http, url: "http://127.0.0.1:${billing.port}/health" }, for: 20s, interval: 200ms }
   - name: reports
     mode: approval
+    dataLoss: { kind: http, url: "http://127.0.0.1:${lagPort}/lag", maxDataLoss: 5s }
     plan: [{ name: enable-reports, kind: http, method: POST, url: "${standbyUrl}/admin/enable", timeout: 2s }]
 `,
   );
@@ -134,7 +141,7 @@ monitors:
 
 afterAll(async () => {
   await Promise.all(services.map((s) => s.stop('SIGKILL')));
-  await Promise.all([shop.close(), billing.close(), standby?.close()]);
+  await Promise.all([shop.close(), billing.close(), standby?.close(), new Promise((resolve) => lag?.close(resolve))]);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -190,8 +197,12 @@ describe('vigil against real services', () => {
     const yaml = await vigil(['-o', 'yaml', 'status', 'shop']);
     expect(yaml.code).toBe(0);
     expect((parseYaml(yaml.out) as { targets: { name: string }[] }).targets[0]!.name).toBe('shop');
+    // The data-loss guard is read now.
+    const reports = await json<{ targets: { dataLoss?: { configured: boolean; lagMs?: number; maxMs?: number; withinLimit?: boolean } }[] }>(['status', 'reports'], 0);
+    expect(reports.targets[0]!.dataLoss).toMatchObject({ configured: true, lagMs: 500, maxMs: 5_000, withinLimit: true });
     const table = await vigil(['status']);
     expect(table.code).toBe(0);
+    expect(table.out).toMatch(/data loss +lag 500ms of max 5s within limit/);
     expect(table.out).toMatch(/target shop.*active primary, epoch 0/);
     expect(table.out).toContain(`answered by ${activationUrl}`);
     console.log(`vigil status:\n${table.out}`);

@@ -44,7 +44,10 @@ export interface CrossCheck {
   text: string;
 }
 
-/** Longest wait between two attempts of a step (the plan runner's cap). */
+/**
+ * Longest wait between two attempts of a step (the plan runner's cap). The activation service
+ * computes the same budget (its budget.ts), but does not export it from its package.
+ */
 const MAX_RETRY_DELAY_MS = 60_000;
 
 /** A step's worst case as the plan runner runs it: every attempt times out, with the doubling delay between attempts. */
@@ -191,7 +194,6 @@ async function load(path: string, forced: ServiceKind | undefined, env: NodeJS.P
           path,
           voters: config.voters.map((v) => ({ id: v.id, secret: v.secret })),
           targets: config.targets.map((t) => {
-            const rto = (t as { rto?: unknown }).rto;
             const probeTimeout = (t.holdOff.probe as { timeout?: unknown } | undefined)?.timeout;
             return {
               name: t.name,
@@ -200,7 +202,7 @@ async function load(path: string, forced: ServiceKind | undefined, env: NodeJS.P
               holdOffMs: t.holdOff.duration,
               ...(typeof probeTimeout === 'number' && { holdOffProbeTimeoutMs: probeTimeout }),
               planBudgetMs: t.plan.reduce((sum, step) => sum + stepBudget(step), 0),
-              ...(typeof rto === 'number' && { rtoMs: rto }),
+              ...(t.rto !== undefined && { rtoMs: t.rto }),
             };
           }),
         },
