@@ -325,6 +325,20 @@ describe('vigil against real services', () => {
     expect(history.activations.at(-1)).toMatchObject({ id: created.id, status: 'cancelled' });
   });
 
+  it('status --watch in a table until interrupted: Ctrl-C (SIGINT) ends it with exit 0', async () => {
+    const child = spawn(process.execPath, [VIGIL, 'status', '--watch'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await waitFor('the watch to follow the streams', () => out.includes('following changes') && err.includes('/v1/activations/stream'), 15_000);
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(out).toMatch(/target shop: active SECONDARY, epoch 1/);
+    expect(out).not.toContain('\u001b[');
+  });
+
   it('failback --wait: exit 5 while the primary has not proved healthy long enough (still running, not failed); exit 0 once done', async () => {
     await billing.setMode('up');
     // billing's primary must pass for 20 s: a 2 s wait ends while the failback still holds off.
