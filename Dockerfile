@@ -21,6 +21,7 @@ COPY packages/core/package.json packages/core/
 COPY packages/checks/package.json packages/checks/
 COPY packages/alerting/package.json packages/alerting/
 COPY packages/coordination/package.json packages/coordination/
+COPY packages/client/package.json packages/client/
 COPY services/health-check/package.json services/health-check/
 COPY services/watchdog/package.json services/watchdog/
 COPY services/activation/package.json services/activation/
@@ -34,7 +35,10 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.base.json ./
 COPY packages packages
 COPY services services
+COPY scripts/copy-console-assets.js scripts/
+# tsc emits no .css or plain browser script: the activation console's app.js and app.css are copied beside its compiled code.
 RUN node node_modules/typescript/bin/tsc -b services/health-check services/watchdog services/activation services/demo \
+ && node scripts/copy-console-assets.js \
  && rm packages/*/dist/.tsbuildinfo services/*/dist/.tsbuildinfo
 
 # Production dependencies, one workspace each.
@@ -125,6 +129,8 @@ FROM runtime AS demo
 LABEL org.opencontainers.image.title="vigil-demo" \
       org.opencontainers.image.description="Vigil demo: a sample primary app, standby app or alert sink (VIGIL_SAMPLE_ROLE)"
 COPY --from=demo-deps /app/node_modules ./node_modules
+COPY --from=build /app/packages/client/package.json packages/client/
+COPY --from=build /app/packages/client/dist packages/client/dist
 COPY --from=build /app/services/demo/package.json services/demo/
 COPY --from=build /app/services/demo/dist services/demo/dist
 USER node

@@ -37,6 +37,16 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
   },
   {
+    // The activation console's script runs in the browser, as is (no bundler).
+    files: ['services/activation/src/console/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: Object.fromEntries(
+        ['window', 'document', 'fetch', 'EventSource', 'Node', 'setTimeout', 'setInterval', 'clearTimeout', 'console'].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
+  {
     files: ['services/demo/src/**/*.ts'],
     rules: { 'no-console': 'off' },
   },

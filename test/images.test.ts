@@ -30,7 +30,7 @@ const CASES: ImageCase[] = [
   { image: 'watchdog', entry: 'main', ports: [8082], volumes: ['/etc/vigil', '/var/lib/vigil'], workspaces: ['packages/core', 'packages/checks', 'packages/alerting', 'services/watchdog'] },
   { image: 'activation', entry: 'main', ports: [8083], volumes: ['/etc/vigil', '/var/lib/vigil'], workspaces: ['packages/core', 'packages/checks', 'packages/alerting', 'packages/coordination', 'services/activation'] },
   // The sample roles keep no state and read no config file. Ports: the primary's control port and app, the standby, the sink.
-  { image: 'demo', entry: 'sample', ports: [8089, 8090, 8091, 8099], volumes: [], workspaces: ['packages/core', 'services/demo'] },
+  { image: 'demo', entry: 'sample', ports: [8089, 8090, 8091, 8099], volumes: [], workspaces: ['packages/core', 'packages/client', 'services/demo'] },
 ];
 
 /** What an image may add to its base: its service's compiled code and production dependencies (about 22 MB each, measured). */
@@ -125,6 +125,8 @@ describe.skipIf(!engine)(`images built by the engine (${engine ?? 'needs Docker 
       expect(appFiles.filter((f) => f !== 'package.json' && !workspaceOf(f))).toEqual([]);
       expect([...new Set(appFiles.map(workspaceOf).filter(Boolean))].sort()).toEqual([...c.workspaces].sort());
       expect(appFiles).toContain(entry);
+      // The console's static files, copied by the build beside the compiled plugin that serves them.
+      if (c.image === 'activation') expect(appFiles).toEqual(expect.arrayContaining(['services/activation/dist/console/app.js', 'services/activation/dist/console/app.css']));
       expect(appFiles.filter((f) => /\.tsbuildinfo$|\.test\.|\/src\//.test(f))).toEqual([]);
       // Exactly the production dependencies npm resolves for this workspace: no dev tools, nothing only another service uses.
       expect(packages.trim().split('\n').filter((dir) => PACKAGE_DIR.test(dir))).toEqual(productionPackages(c.image));

@@ -138,8 +138,13 @@ export class VigilClient extends EventEmitter<VigilClientEvents> {
     return (dispatch) =>
       // The name's length must stay 2: undici checks an interceptor's arity.
       (opts, handler) => {
-        const key = originKey(opts.origin, this.originCache);
-        const router = key === undefined ? undefined : this.byOrigin.get(key);
+        // Most origins arrive normalised (undici's own parsing): one map lookup; others are normalised once and cached.
+        const origin = opts.origin;
+        let router = typeof origin === 'string' ? this.byOrigin.get(origin) : undefined;
+        if (!router) {
+          const key = originKey(origin, this.originCache);
+          router = key === undefined ? undefined : this.byOrigin.get(key);
+        }
         if (!router) return dispatch(opts, handler);
         return new RoutedRequest(router, opts, handler).start();
       };

@@ -33,8 +33,7 @@ function* pairs(headers: Headers): Generator<[string, string | string[]]> {
  * client, not the application, knows the epoch). Plain objects, what `fetch` and `request` pass,
  * take the fast path.
  */
-export function stampEpoch(headers: Headers, epoch: number): Headers {
-  const value = String(epoch);
+export function stampEpoch(headers: Headers, value: string): Headers {
   if (headers === null || headers === undefined) return { [EPOCH_HEADER]: value };
   if (!Array.isArray(headers) && typeof (headers as Iterable<unknown>)[Symbol.iterator] !== 'function') {
     const copy: Record<string, string | string[] | undefined> = {};

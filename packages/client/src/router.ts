@@ -527,7 +527,7 @@ export class RoutedRequest {
     route.unanswered.add(attempt);
     // undici sends an async iterable body as it sends fetch's own (its types name only streams).
     const body = this.body ? (this.body.stream() as unknown as Dispatcher.DispatchOptions['body']) : this.opts.body;
-    return route.pool.dispatch({ ...this.opts, origin: route.origin, headers: stampEpoch(this.opts.headers, route.epoch), body }, attempt);
+    return route.pool.dispatch({ ...this.opts, origin: route.origin, headers: stampEpoch(this.opts.headers, String(route.epoch)), body }, attempt);
   }
 
   started(controller: Dispatcher.DispatchController, context: unknown): void {

@@ -6,6 +6,7 @@ import { AlertDispatcher, createNotifier } from '@vigil/alerting';
 import type { Logger } from '@vigil/core';
 import { Activations } from './activations.js';
 import type { ActivationConfig } from './config.js';
+import { consoleRoutes } from './console/routes.js';
 import { watchReachability } from './coordination/alarm.js';
 import { CoordinationUnavailable } from './coordination/coordination.js';
 import { openCoordination } from './coordination/open.js';
@@ -157,6 +158,7 @@ export async function buildApp({ config, logger, now = Date.now, closeGraceMs = 
   await app.register(activationStreamRoutes, { activations });
   const fetcher = new MonitorsFetcher({ watchdogs: config.console.watchdogs, token: config.console.token, now });
   await app.register(consoleMonitorRoutes, { fetcher });
+  await app.register(consoleRoutes, { targets: config.targets.map((t) => t.name), version: VERSION });
   return app;
 }
 
