@@ -5,11 +5,14 @@ const src = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
 // Unit tests run on sources; workspace imports resolve to each package's src/index.ts.
 const alias = {
+  // Before '@vigil/core', which would otherwise take its subpath as a path under index.ts.
+  '@vigil/core/duration': src('./packages/core/src/duration.ts'),
   '@vigil/core': src('./packages/core/src/index.ts'),
   '@vigil/checks': src('./packages/checks/src/index.ts'),
   '@vigil/alerting': src('./packages/alerting/src/index.ts'),
   '@vigil/coordination': src('./packages/coordination/src/index.ts'),
   '@vigil/client': src('./packages/client/src/index.ts'),
+  '@vigil/cli': src('./packages/cli/src/index.ts'),
   '@vigil/demo': src('./services/demo/src/index.ts'),
 };
 
