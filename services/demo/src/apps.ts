@@ -113,14 +113,21 @@ export class SamplePrimary {
   }
 }
 
-/** A sample standby: `POST /admin/enable` makes it the serving side. Counts enable calls (`GET /` tells them). */
-export async function startStandby(port = 8091, host = '127.0.0.1', onEnable?: (body: string) => void): Promise<RunningServer & { enableCalls(): number; enabled(): boolean }> {
+/** A sample standby: `POST /admin/enable` makes it the serving side, `POST /admin/disable` (a failback) stands it by again. Counts enable calls (`GET /` tells them). */
+export async function startStandby(
+  port = 8091,
+  host = '127.0.0.1',
+  onEnable?: (body: string) => void,
+  onDisable?: () => void,
+): Promise<RunningServer & { enableCalls(): number; enabled(): boolean }> {
   let calls = 0;
+  let enabled = false;
   const server = createServer((req, res) => {
     if (req.method === 'POST' && req.url === '/admin/enable') {
       readBody(req).then(
         (body) => {
           calls += 1;
+          enabled = true;
           onEnable?.(body);
           json(res, 200, { enabled: true, calls });
         },
@@ -128,17 +135,25 @@ export async function startStandby(port = 8091, host = '127.0.0.1', onEnable?: (
       );
       return;
     }
-    if (req.url === '/health') {
-      json(res, 200, { status: calls > 0 ? 'pass' : 'warn', serviceId: 'sample-standby', output: calls > 0 ? 'serving' : 'standing by' }, HEALTH_CONTENT_TYPE);
+    if (req.method === 'POST' && req.url === '/admin/disable') {
+      // A failback's plan: the standby stands by again (a later failover enables it anew).
+      req.resume();
+      enabled = false;
+      onDisable?.();
+      json(res, 200, { enabled: false });
       return;
     }
-    json(res, 200, { side: 'secondary', enabled: calls > 0, enableCalls: calls });
+    if (req.url === '/health') {
+      json(res, 200, { status: enabled ? 'pass' : 'warn', serviceId: 'sample-standby', output: enabled ? 'serving' : 'standing by' }, HEALTH_CONTENT_TYPE);
+      return;
+    }
+    json(res, 200, { side: 'secondary', enabled, enableCalls: calls });
   });
   const bound = await listen(server, port, host);
   return {
     port: bound,
     enableCalls: () => calls,
-    enabled: () => calls > 0,
+    enabled: () => enabled,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -14,7 +14,14 @@ export interface DemoSettings {
   coordination?: { endpoints: string[]; prefix: string };
   /** Further activation replicas the watchdog sends each vote to, besides `activationUrl`. */
   replicaUrls?: string[];
+  /** The target waits for an operator's approval before its plan runs (`npm run demo:approval`). */
+  approval?: boolean;
 }
+
+/** The operator's name in the demo's configs; the token comes from `VIGIL_OPERATOR_TOKEN`. */
+export const DEMO_OPERATOR = 'demo-operator';
+/** The token `npm start` configures (printed at start): a demo value, known to anyone who reads this. */
+export const DEMO_OPERATOR_TOKEN = 'vigil-demo-operator-token-not-a-secret';
 
 export const DEFAULT_SETTINGS: Omit<DemoSettings, 'dataDir'> = {
   ports: { primary: 8090, standby: 8091, sink: 8099, healthCheck: 8081, watchdog: 8082, activation: 8083 },
@@ -49,6 +56,8 @@ export function watchdogConfig(s: DemoSettings): string {
 server: { host: 127.0.0.1, port: ${s.ports.watchdog} }
 dataDir: ${s.dataDir}/watchdog
 voter: { id: watchdog-1, secret: "\${VIGIL_VOTER_SECRET}" }
+# Pause and resume (vigil pause|resume): the operator's token, recorded by name with each reason.
+api: { operators: [{ name: ${DEMO_OPERATOR}, token: "\${VIGIL_OPERATOR_TOKEN}" }] }
 activation: { urls: [${[s.activationUrl ?? `http://127.0.0.1:${s.ports.activation}`, ...(s.replicaUrls ?? [])].map((u) => `"${u}"`).join(', ')}], timeout: 5s }
 alerts:
   webhooks:
@@ -79,8 +88,22 @@ server: { host: 127.0.0.1, port: ${replica.port} }
 dataDir: ${s.dataDir}/activation${replica.index === 0 ? '' : `-${replica.index}`}
 ${coordination}voters:
   - { id: watchdog-1, secret: "\${VIGIL_VOTER_SECRET}" }
+# Approve, cancel, fail back, drill (vigil … or the console at /console).
+operators:
+  - { name: ${DEMO_OPERATOR}, token: "\${VIGIL_OPERATOR_TOKEN}" }
+# The console shows the watchdog's monitors.
+console: { watchdogs: ["http://127.0.0.1:${s.ports.watchdog}"] }
 targets:
   - name: primary
+    mode: ${s.approval ? 'approval' : 'auto'}
+    rto: 60s
+    failback:
+      primaryHealthy:
+        probe: { kind: http, url: "http://127.0.0.1:${s.ports.healthCheck}/health" }
+        for: 4s
+        interval: 1s
+      plan:
+        - { name: disable-standby, kind: http, method: POST, url: "http://127.0.0.1:${s.ports.standby}/admin/disable", timeout: 5s, retries: 2 }
     plan:
       - name: enable-standby
         kind: http

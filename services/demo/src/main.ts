@@ -10,13 +10,14 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import PinoPretty from 'pino-pretty';
 import { startPrimaryControl } from './apps.js';
-import { DEFAULT_SETTINGS } from './configs.js';
+import { DEFAULT_SETTINGS, DEMO_OPERATOR_TOKEN } from './configs.js';
 import { startSampleClient } from './sample-client.js';
 import { startSystem, type System } from './system.js';
 
 export const CONTROL_PORT = 8089;
 
 const keepState = process.argv.includes('--keep-state');
+const approval = process.argv.includes('--approval');
 const dataDir = resolve('.vigil-data/demo');
 const pretty = PinoPretty.prettyFactory({ colorize: process.stdout.isTTY, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname,service', singleLine: true });
 const say = (who: string, text: string) => process.stdout.write(`${who.padEnd(13)}| ${text}\n`);
@@ -38,6 +39,9 @@ async function main(): Promise<void> {
     ports: DEFAULT_SETTINGS.ports,
     dataDir,
     recordActivationRequests: false,
+    operatorToken: DEMO_OPERATOR_TOKEN,
+    approval,
+    onDisable: () => say('standby', 'DISABLED by the failback plan: the standby stands by again'),
     onLine: (service, line) => say(service, prettyLine(line)),
     onEnable: () => say('standby', 'ENABLED by the activation plan: the secondary region now serves'),
     onAlert: (a) => say('alert-sink', `${a.status.toUpperCase()} [${a.severity}] ${a.monitor}: ${a.summary} (id ${a.id})`),
@@ -54,10 +58,14 @@ async function main(): Promise<void> {
   });
   const control = await startPrimaryControl(system.primary, CONTROL_PORT, '127.0.0.1', (mode) => say('demo', `sample primary is now ${mode}`));
 
+  say('demo', `operator token (a demo value, never use it elsewhere): ${DEMO_OPERATOR_TOKEN}`);
+  if (approval) say('demo', 'approval mode: a failover waits for an operator (vigil approve <id> --reason …, or the console)');
   say('demo', 'running. In another terminal:');
+  say('demo', `  open http://127.0.0.1:${ports.activation}/console   # the live console (sign in with the token to act)`);
   say('demo', '  npm run demo:fail      # the primary stops (try: npm run demo:fail -- hanging)');
-  say('demo', `  curl -s 127.0.0.1:${ports.activation}/v1/active?target=primary`);
+  say('demo', '  npx vigil status       # the active side, epoch, pending activation, monitors');
   say('demo', '  npm run demo:recover   # the primary comes back');
+  say('demo', `  VIGIL_TOKEN=${DEMO_OPERATOR_TOKEN} npx vigil failback primary --reason "primary is back" --wait`);
   say('demo', 'Ctrl-C stops everything.');
 
   let stopping = false;

@@ -3,6 +3,7 @@
  * and the three Vigil services as real processes from their built output. Used by the demo,
  * the whole-system tests and the benchmarks.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -71,11 +72,16 @@ export interface SystemOptions {
   recordActivationRequests?: boolean;
   /** Run `replicas` activation replicas on etcd (the first on `ports.activation`) instead of one process on files. */
   etcd?: { endpoints: string[]; prefix: string; replicas: number };
+  /** The operator token configured in the watchdog and the activation service (default: a new random one). */
+  operatorToken?: string;
+  /** The target waits for an operator's approval before its plan runs. */
+  approval?: boolean;
+  onDisable?: () => void;
 }
 
 export interface System {
   settings: DemoSettings;
-  secrets: { VIGIL_VOTER_SECRET: string; VIGIL_ALERT_SECRET: string };
+  secrets: { VIGIL_VOTER_SECRET: string; VIGIL_ALERT_SECRET: string; VIGIL_OPERATOR_TOKEN: string };
   primary: SamplePrimary;
   standby: Awaited<ReturnType<typeof startStandby>>;
   sink: Awaited<ReturnType<typeof startAlertSink>>;
@@ -108,14 +114,19 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
       activation: await freePort(),
     },
     ...(options.etcd && { coordination: { endpoints: options.etcd.endpoints, prefix: options.etcd.prefix } }),
+    ...(options.approval && { approval: true }),
   };
   // The watchdog reaches activation through a recording proxy: an independent count of requests.
   const proxy = options.recordActivationRequests === false ? undefined : await startRecordingProxy(0, () => settings.ports.activation);
   if (proxy) settings.activationUrl = `http://127.0.0.1:${proxy.port}`;
-  const secrets = { VIGIL_VOTER_SECRET: generateSecret(), VIGIL_ALERT_SECRET: generateSecret() };
+  const secrets = {
+    VIGIL_VOTER_SECRET: generateSecret(),
+    VIGIL_ALERT_SECRET: generateSecret(),
+    VIGIL_OPERATOR_TOKEN: options.operatorToken ?? randomBytes(24).toString('base64url'),
+  };
   const primary = new SamplePrimary(settings.ports.primary);
   await primary.setMode('up');
-  const standby = await startStandby(settings.ports.standby, '127.0.0.1', options.onEnable);
+  const standby = await startStandby(settings.ports.standby, '127.0.0.1', options.onEnable, options.onDisable);
   const sink = await startAlertSink(secrets.VIGIL_ALERT_SECRET, settings.ports.sink, '127.0.0.1', options.onAlert);
 
   // Replicas besides the first (etcd): the watchdog sends each vote to every one.
