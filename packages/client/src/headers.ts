@@ -34,7 +34,7 @@ function* pairs(headers: Headers): Generator<[string, string | string[]]> {
  * take the fast path.
  */
 export function stampEpoch(headers: Headers, value: string): Headers {
-  if (headers === null || headers === undefined) return { [EPOCH_HEADER]: value };
+  if (headers === null || headers === undefined) return { 'vigil-epoch': value };
   if (!Array.isArray(headers) && typeof (headers as Iterable<unknown>)[Symbol.iterator] !== 'function') {
     const copy: Record<string, string | string[] | undefined> = {};
     for (const name in headers as Record<string, string | string[] | undefined>) {
