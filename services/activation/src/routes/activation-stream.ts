@@ -1,12 +1,11 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
-import type { ServerResponse } from 'node:http';
 import Type from 'typebox';
 import type { Activation } from '@vigil/core';
 import type { Activations } from '../activations.js';
 import { ErrorBody } from './errors.js';
+import { eventStreams, followThenRead, openEventStream } from './sse.js';
 
-/** Comment lines keep idle proxies from closing a quiet stream. */
-export const HEARTBEAT_MS = 15_000;
+export { HEARTBEAT_MS } from './sse.js';
 
 const STATUS_RANK: Record<Activation['status'], number> = {
   'holding-off': 0,
@@ -37,11 +36,7 @@ export function progressOf(activation: Activation): number {
  * one already sent (a change seen both before and by the first read) is never sent.
  */
 export const activationStreamRoutes: FastifyPluginCallbackTypebox<{ activations: Activations }> = (app, { activations }, done) => {
-  const open = new Set<ServerResponse>();
-  app.addHook('preClose', (doneClosing) => {
-    for (const res of open) res.end();
-    doneClosing();
-  });
+  const open = eventStreams(app);
 
   app.get(
     '/v1/activations/stream',
@@ -52,24 +47,12 @@ export const activationStreamRoutes: FastifyPluginCallbackTypebox<{ activations:
         reply.code(404);
         return { error: 'unknown-target', message: `"${name}" is not a configured target` };
       }
-      // Changes are followed from before the first read, so none falls between the two.
-      const early: Activation[] = [];
-      const stream: { send?: (activation: Activation) => void } = {};
-      const unsubscribe = activations.subscribeActivations((changed) => {
-        if (name !== undefined && changed.target !== name) return;
-        if (stream.send) stream.send(changed);
-        else early.push(changed);
-      });
-      let initial: Activation[];
-      try {
-        initial = await activations.current(name);
-      } catch (error) {
-        unsubscribe();
-        throw error;
-      }
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      const { initial, early, unsubscribe, attach } = await followThenRead(
+        (listener: (changed: Activation) => void) => activations.subscribeActivations(listener),
+        (changed) => name === undefined || changed.target === name,
+        () => activations.current(name),
+      );
+      const res = openEventStream(reply, open, unsubscribe);
       res.write(': connected\n\n');
       const sent = new Map<string, number>();
       const send = (activation: Activation) => {
@@ -80,14 +63,7 @@ export const activationStreamRoutes: FastifyPluginCallbackTypebox<{ activations:
       };
       for (const activation of initial) send(activation);
       for (const activation of early) send(activation);
-      stream.send = send;
-      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
-      open.add(res);
-      res.on('close', () => {
-        clearInterval(heartbeat);
-        unsubscribe();
-        open.delete(res);
-      });
+      attach(send);
       return undefined;
     },
   );

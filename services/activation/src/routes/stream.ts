@@ -1,12 +1,9 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
-import type { ServerResponse } from 'node:http';
 import Type from 'typebox';
 import type { ActiveSide } from '@vigil/core';
 import type { Activations } from '../activations.js';
 import { ErrorBody } from './errors.js';
-
-/** Comment lines keep idle proxies from closing a quiet stream. */
-const HEARTBEAT_MS = 15_000;
+import { eventStreams, followThenRead, openEventStream } from './sse.js';
 
 /** The event id of a state: `<epoch>.<revision>`, so a reconnecting client can say what it holds. */
 export function eventId(side: Pick<ActiveSide, 'epoch' | 'revision'>): string {
@@ -31,12 +28,7 @@ function parseEventId(value: string | string[] | undefined): { epoch: number; re
  * ignored (the current state is sent).
  */
 export const streamRoutes: FastifyPluginCallbackTypebox<{ activations: Activations }> = (app, { activations }, done) => {
-  const open = new Set<ServerResponse>();
-  // Streams never end on their own; closing the service ends them so that close() does not wait.
-  app.addHook('preClose', (doneClosing) => {
-    for (const res of open) res.end();
-    doneClosing();
-  });
+  const open = eventStreams(app);
 
   app.get(
     '/v1/active/stream',
@@ -47,24 +39,13 @@ export const streamRoutes: FastifyPluginCallbackTypebox<{ activations: Activatio
         reply.code(404);
         return { error: 'unknown-target', message: `"${name}" is not a configured target` };
       }
-      // Changes are followed from before the first read, so none falls between the two.
-      const early: ActiveSide[] = [];
-      const stream: { send?: (side: ActiveSide) => void } = {};
-      const unsubscribe = activations.subscribe((changed) => {
-        if (changed.target !== name) return;
-        if (stream.send) stream.send(changed);
-        else early.push(changed);
-      });
-      let side: ActiveSide;
-      try {
-        side = (await activations.activeSide(name))!;
-      } catch (error) {
-        unsubscribe();
-        throw error;
-      }
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      const { initial, early, unsubscribe, attach } = await followThenRead(
+        (listener: (changed: ActiveSide) => void) => activations.subscribe(listener),
+        (changed) => changed.target === name,
+        async () => (await activations.activeSide(name))!,
+      );
+      const side = initial;
+      const res = openEventStream(reply, open, unsubscribe);
       // Never send a state older than one already sent on this stream (a change seen before the
       // read, or delivered twice, is older than the read unless it moved the state further).
       let last: ActiveSide | undefined = undefined;
@@ -81,14 +62,7 @@ export const streamRoutes: FastifyPluginCallbackTypebox<{ activations: Activatio
         send(side);
       }
       for (const changed of early) send(changed);
-      stream.send = send;
-      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
-      open.add(res);
-      res.on('close', () => {
-        clearInterval(heartbeat);
-        unsubscribe();
-        open.delete(res);
-      });
+      attach(send);
       return undefined;
     },
   );
