@@ -57,4 +57,14 @@ describe('AppendLog', () => {
     writeFileSync(path, readFileSync(path, 'utf8') + '{"step": 4');
     expect(new AppendLog(path).readAll()).toEqual([{ step: 1 }, { step: 2 }, { step: 3 }]);
   });
+
+  it('starts a new line after a torn last line, so the next record is not spoiled', async () => {
+    const path = join(dir(), 'audit.jsonl');
+    writeFileSync(path, '{"step": 1}\n{"step": 2');
+    const log = new AppendLog<{ step: number }>(path);
+    await log.append({ step: 3 });
+    await log.append({ step: 4 });
+    expect(readFileSync(path, 'utf8')).toBe('{"step": 1}\n{"step": 2\n{"step":3}\n{"step":4}\n');
+    expect(log.readAll()).toEqual([{ step: 1 }, { step: 3 }, { step: 4 }]);
+  });
 });

@@ -81,6 +81,8 @@ export class JsonFile<T> {
 /** An append-only JSON-lines log (audit trails): each record is fsynced before the append resolves. */
 export class AppendLog<T> {
   private pending: Promise<void> = Promise.resolve();
+  /** Whether the file's end was looked at: a torn last line (crash mid-append) gets a newline before the first append. */
+  private endChecked = false;
 
   constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true });
@@ -89,10 +91,20 @@ export class AppendLog<T> {
   append(record: T): Promise<void> {
     const line = `${JSON.stringify(record)}\n`;
     const next = this.pending.then(async () => {
-      const file = await open(this.path, 'a', 0o600);
+      const file = await open(this.path, 'a+', 0o600);
       try {
-        await file.appendFile(line);
+        let lead = '';
+        if (!this.endChecked) {
+          const { size } = await file.stat();
+          if (size > 0) {
+            const last = Buffer.alloc(1);
+            await file.read(last, 0, 1, size - 1);
+            if (last[0] !== 0x0a) lead = '\n';
+          }
+        }
+        await file.appendFile(lead + line);
         await file.sync();
+        this.endChecked = true;
       } finally {
         await file.close();
       }

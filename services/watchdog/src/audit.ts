@@ -1,8 +1,8 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Type, type Logger, type Static } from '@vigil/core';
+import { AppendLog, Type, type Logger, type Static } from '@vigil/core';
 import Value from 'typebox/value';
 
 export const AuditRecord = Type.Object({
@@ -29,47 +29,34 @@ export interface AuditQuery {
 
 /**
  * The watchdog's audit log, `dataDir/audit.jsonl`: one JSON line per operator action (pause,
- * resume) and per pause that expired. Each append is fsynced before it resolves. At start the
+ * resume) and per pause that expired, appended through core's `AppendLog` (fsynced; a torn last
+ * line gets a newline first). At start the
  * last `AUDIT_MEMORY` records are read back for queries; a line that is not a record (a torn last
  * line after a crash, an edit by hand) is skipped with a warning.
  */
 export class AuditLog {
   readonly path: string;
   private readonly recent: AuditRecord[] = [];
-  private pending: Promise<void> = Promise.resolve();
-  /** The file does not end with a newline (a torn last line): the next append starts a new line first. */
-  private needsNewline = false;
+  private readonly file: AppendLog<AuditRecord>;
 
   private constructor(
     dataDir: string,
     private readonly logger: Logger,
   ) {
     this.path = join(dataDir, 'audit.jsonl');
+    this.file = new AppendLog<AuditRecord>(this.path);
   }
 
   static async open(dataDir: string, logger: Logger): Promise<AuditLog> {
     const log = new AuditLog(dataDir, logger);
-    await mkdir(dirname(log.path), { recursive: true });
     await log.readBack();
     return log;
   }
 
   /** Appends one record durably (fsync) and keeps it for queries. */
-  append(record: AuditRecord): Promise<void> {
-    const line = `${this.needsNewline ? '\n' : ''}${JSON.stringify(record)}\n`;
-    const write = this.pending.then(async () => {
-      const file = await open(this.path, 'a', 0o600);
-      try {
-        await file.appendFile(line);
-        await file.sync();
-      } finally {
-        await file.close();
-      }
-      this.needsNewline = false;
-      this.remember(record);
-    });
-    this.pending = write.catch(() => undefined);
-    return write;
+  async append(record: AuditRecord): Promise<void> {
+    await this.file.append(record);
+    this.remember(record);
   }
 
   /** Matching records, oldest first, the newest `limit` of them (at most `AUDIT_QUERY_MAX`). */
@@ -91,22 +78,11 @@ export class AuditLog {
   }
 
   private async readBack(): Promise<void> {
-    let handle;
     try {
-      handle = await open(this.path, 'r');
+      await access(this.path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw err;
-    }
-    try {
-      const { size } = await handle.stat();
-      if (size > 0) {
-        const last = Buffer.alloc(1);
-        await handle.read(last, 0, 1, size - 1);
-        this.needsNewline = last[0] !== 0x0a;
-      }
-    } finally {
-      await handle.close();
     }
     // Streamed: the file grows without bound, memory does not.
     const lines = createInterface({ input: createReadStream(this.path, 'utf8'), crlfDelay: Infinity });
