@@ -413,6 +413,8 @@ while :; do
 done
 EOF
   start_daemon "$STATE_DIR/healthchecks.pid" "$LOG_DIR/healthchecks.log" "$STATE_DIR/healthcheck-runner.sh"
+  # Read while the new process execs, its command line can be empty for a moment: ask again.
+  for _ in $(seq 30); do alive "$STATE_DIR/healthchecks.pid" healthcheck-runner && break; sleep 0.1; done
   alive "$STATE_DIR/healthchecks.pid" healthcheck-runner || die "the healthcheck runner did not start; see $LOG_DIR/healthchecks.log"
   log "started the healthcheck runner (pid $(cat "$STATE_DIR/healthchecks.pid"))"
 fi
