@@ -246,6 +246,10 @@ describe('vigil against real services', () => {
     expect(drill.report.steps.map((s) => s.name)).toEqual(['enable-standby']);
     expect(drill.detection.worstMs).toBe(500 * 3 + 300);
     expect(drill.phases[0]!.phase).toMatch(/detection/);
+    // Without the file: the watchdog's GET /v1/monitors tells the same bound (its own arithmetic).
+    const fromApi = await json<{ detection: { worstMs?: number; bounds: { source: string }[]; unknown: string[] } }>(['drill', 'shop'], 0);
+    expect(fromApi.detection).toMatchObject({ worstMs: 500 * 3 + 300, unknown: [] });
+    expect(fromApi.detection.bounds.map((b) => b.source)).toEqual(['api']);
     expect(drill.rtoMs).toBe(60_000);
     expect(drill.withinRto).toBe(true);
     expect(standby.enableCalls()).toBe(0);
@@ -285,6 +289,9 @@ describe('vigil against real services', () => {
     const show = await json<{ activation: Activation; timeline: { phase: string; text: string; durationMs?: number }[] }>(['show', id], 0);
     const phases = show.timeline.map((e) => e.phase);
     expect(phases).toContain('vote');
+    // The probes the watchdog sent with its vote, kept by the activation service (the watchdog no longer shows the incident's probes).
+    expect(show.timeline.filter((e) => e.phase === 'evidence').map((e) => e.text)).toContainEqual(expect.stringMatching(/^probe by watchdog-1: fail in /));
+    expect(phases.indexOf('evidence')).toBeLessThan(phases.indexOf('vote'));
     expect(phases).toContain('decision');
     expect(phases.at(-1)).toBe('outcome');
     const step = show.timeline.find((e) => e.phase === 'step' && e.text.includes('enable-standby succeeded'));

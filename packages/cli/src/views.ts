@@ -68,9 +68,10 @@ export interface MonitorView {
   isolatedSince?: string;
   lastProbeAt?: string;
   intervalMs?: number;
-  /** Not in the contract; read when a watchdog offers them (the detection bound needs both). */
+  /** Absent from watchdogs older than these fields; detectionMs is the watchdog's own worst case until it asks for an activation. */
   failureThreshold?: number;
   timeoutMs?: number;
+  detectionMs?: number;
 }
 
 /** `POST /v1/drills`. */

@@ -120,13 +120,37 @@ export const StepRecord = Type.Object({
 export type StepRecord = Static<typeof StepRecord>;
 
 /** A watchdog's vote that counted towards an activation's quorum. */
+/** How much of a vote's probe evidence the activation service keeps: the last results, each output cut. */
+export const VOTE_EVIDENCE_RESULTS = 10;
+export const VOTE_EVIDENCE_OUTPUT_CHARS = 500;
+
 export const Vote = Type.Object({
   voter: Type.String(),
   requestId: Type.String(),
   incidentId: Type.String(),
   receivedAt: Type.String(),
+  /** What the watchdog saw, kept with its vote so that an activation's page can show it after the incident (absent in votes recorded before it was kept). */
+  monitor: Type.Optional(Type.String()),
+  incidentStartedAt: Type.Optional(Type.String()),
+  consecutiveFailures: Type.Optional(Type.Integer({ minimum: 1 })),
+  evidence: Type.Optional(
+    Type.Array(ProbeEvidence, { description: `the last probe results sent with the vote: at most ${VOTE_EVIDENCE_RESULTS} of them, each output cut to ${VOTE_EVIDENCE_OUTPUT_CHARS} characters` }),
+  ),
 });
 export type Vote = Static<typeof Vote>;
+
+/** The part of a request's incident kept with its vote (bounded: the store holds it until the incident ends). */
+export function voteEvidence(incident: ActivationRequest['incident']): Pick<Vote, 'monitor' | 'incidentStartedAt' | 'consecutiveFailures' | 'evidence'> {
+  return {
+    monitor: incident.monitor,
+    incidentStartedAt: incident.startedAt,
+    consecutiveFailures: incident.consecutiveFailures,
+    evidence: incident.evidence.slice(-VOTE_EVIDENCE_RESULTS).map((e) => ({
+      ...e,
+      ...(e.output !== undefined && e.output.length > VOTE_EVIDENCE_OUTPUT_CHARS && { output: `${e.output.slice(0, VOTE_EVIDENCE_OUTPUT_CHARS - 1)}…` }),
+    })),
+  };
+}
 
 export const ActivationMode = Type.Union([Type.Literal('auto'), Type.Literal('approval'), Type.Literal('notify-only')]);
 export type ActivationMode = Static<typeof ActivationMode>;

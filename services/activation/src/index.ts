@@ -3,7 +3,7 @@ export { ActivationConfig, configProblems, DEFAULT_PORT, type TargetConfig } fro
 export { decide, nextStage, type Decision, type DecisionInput, type Stage, type StageInput } from './decide.js';
 export { runPlan, type PlanObserver, type PlanResult, type RunOptions } from './plan/runner.js';
 export { PlanStep, stepKinds, type AttemptOutcome, type StepContext, type StepKind } from './plan/steps/index.js';
-export { StepView } from './budget.js';
+export { planBudgetMs, stepBudgetMs, StepView } from './budget.js';
 export { ConsoleMonitors, WatchdogMonitors } from './console-monitors.js';
 export { DrillReport, type DrillKind } from './drill.js';
 export { DataLossView } from './routes/targets.js';

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Activation, ActivationRequest, Logger, Vote } from '@vigil/core';
+import { voteEvidence, type Activation, type ActivationRequest, type Logger, type Vote } from '@vigil/core';
 import type { TargetConfig } from './config.js';
 import { describeProbe, parseRequestProbe, type ProbeSpec } from './confirmation.js';
 import type { Coordination, Tx } from './coordination/coordination.js';
@@ -104,7 +104,7 @@ export class Intake {
           quorum: { votes: target.quorum.votes, windowMs: target.quorum.window },
           now,
         });
-        const vote: Vote = { voter: request.body.voter, requestId: request.requestId, incidentId, receivedAt: iso(now) };
+        const vote: Vote = { voter: request.body.voter, requestId: request.requestId, incidentId, receivedAt: iso(now), ...voteEvidence(request.body.incident) };
         switch (decision.kind) {
           case 'replayed':
           case 'conflict':

@@ -103,7 +103,7 @@ export const watchdog: FastifyPluginAsyncTypebox<WatchdogOptions> = async (app, 
       onError: (err) => logger.error({ err, monitor: monitor.name }, 'probe cycle failed'),
       logger: logger.child({ monitor: monitor.name }),
     });
-    return { config: monitorConfig, monitor, scheduler, history, intervalMs: intervalOf(monitorConfig) };
+    return { config: monitorConfig, monitor, scheduler, history, intervalMs: intervalOf(monitorConfig), detectionMs: detectionBudget(monitorConfig).detectionMs };
   });
 
   /** Ends the pauses past their `until`: logged and audited once each. Runs at start and on one sweep timer. */
@@ -223,9 +223,10 @@ interface Entry {
   scheduler: Scheduler;
   history: MonitorHistory;
   intervalMs: number;
+  detectionMs: number;
 }
 
-function view({ config, monitor, scheduler, history, intervalMs }: Entry, maintenance: Maintenance, now: number, historySpanMs: number | undefined): MonitorView {
+function view({ config, monitor, scheduler, history, intervalMs, detectionMs }: Entry, maintenance: Maintenance, now: number, historySpanMs: number | undefined): MonitorView {
   const state = monitor.current;
   const pause = maintenance.pauseOf(config.name, now);
   const last = monitor.lastResult;
@@ -248,6 +249,9 @@ function view({ config, monitor, scheduler, history, intervalMs }: Entry, mainte
     ...(state.isolatedSince !== undefined && { isolatedSince: state.isolatedSince }),
     ...(last && { lastProbeAt: last.time }),
     intervalMs,
+    failureThreshold: config.failureThreshold,
+    timeoutMs: config.timeout,
+    detectionMs,
     ...(historySpanMs !== undefined && { history: { bucketMs: BUCKET_MS, buckets: history.buckets(now, historySpanMs) } }),
   };
 }

@@ -311,6 +311,8 @@ const activatingWithoutVoter = (c: { voter?: unknown; monitors?: readonly { name
 export interface DetectionBudget {
   granularityMs: number;
   intervalMs: number;
+  /** Until the watchdog asks for the activation: one schedule step, then failureThreshold probes, the last one timing out. */
+  detectionMs: number;
   worstCaseMs: number;
   text: string;
 }
@@ -327,13 +329,14 @@ export function detectionBudget(
 ): DetectionBudget {
   const intervalMs = m.interval ?? longestCronGap(m.cron ?? '* * * * * *', m.timezone);
   const granularityMs = intervalMs;
-  const worstCaseMs = intervalMs * (m.failureThreshold - 1) + m.timeout + granularityMs + m.timeout + activationBudgetMs;
+  const detectionMs = intervalMs * (m.failureThreshold - 1) + m.timeout + granularityMs;
+  const worstCaseMs = detectionMs + m.timeout + activationBudgetMs;
   const schedule = m.interval !== undefined ? 'interval' : 'longest cron gap';
   const text =
     `${schedule} ${formatDuration(intervalMs)} × (failureThreshold ${m.failureThreshold} − 1) + timeout ${formatDuration(m.timeout)}` +
     ` + schedule granularity ${formatDuration(granularityMs)} + confirmation probe ${formatDuration(m.timeout)}` +
     ` + activation budget ${formatDuration(activationBudgetMs)} = ${formatDuration(worstCaseMs)}`;
-  return { granularityMs, intervalMs, worstCaseMs, text };
+  return { granularityMs, intervalMs, detectionMs, worstCaseMs, text };
 }
 
 function longestCronGap(expression: string, timezone?: string): number {

@@ -28,7 +28,8 @@ export function detectKind(value: unknown): ServiceKind | undefined {
 export interface WatchdogFacts {
   path: string;
   voter?: { id: string; secret: string };
-  monitors: { name: string; intervalMs: number; failureThreshold: number; timeoutMs: number; target?: string }[];
+  /** detectionMs: the watchdog's own worst case until it asks for the activation (its detectionBudget). */
+  monitors: { name: string; intervalMs: number; failureThreshold: number; timeoutMs: number; detectionMs: number; target?: string }[];
 }
 
 /** What the cross-file checks need of an activation configuration. */
@@ -42,24 +43,6 @@ export interface CrossCheck {
   level: 'ok' | 'warning' | 'error';
   check: 'voters' | 'quorum' | 'targets' | 'rto' | 'replicas';
   text: string;
-}
-
-/**
- * Longest wait between two attempts of a step (the plan runner's cap). The activation service
- * computes the same budget (its budget.ts), but does not export it from its package.
- */
-const MAX_RETRY_DELAY_MS = 60_000;
-
-/** A step's worst case as the plan runner runs it: every attempt times out, with the doubling delay between attempts. */
-export function stepBudget(step: { timeout: number; retries: number; retryDelay: number }): number {
-  let total = (step.retries + 1) * step.timeout;
-  for (let i = 1; i <= step.retries; i++) total += Math.min(step.retryDelay * 2 ** (i - 1), MAX_RETRY_DELAY_MS);
-  return total;
-}
-
-/** Worst-case detection of one monitor: up to one interval until the first failed probe, then failureThreshold probes, the last timing out. */
-export function detectionMs(m: { intervalMs: number; failureThreshold: number; timeoutMs: number }): number {
-  return m.intervalMs * m.failureThreshold + m.timeoutMs;
 }
 
 /**
@@ -117,7 +100,7 @@ export function crossCheck(watchdogs: readonly WatchdogFacts[], activations: rea
         continue;
       }
       for (const m of monitors) {
-        const detection = detectionMs(m);
+        const detection = m.detectionMs;
         const total = detection + holdOff + t.planBudgetMs;
         const text = `target ${t.name} by monitor ${m.name} (${m.path}): detection ${duration(m.intervalMs)} × ${m.failureThreshold} + ${duration(m.timeoutMs)} = ${duration(detection)} + ${plan} = ${duration(total)}`;
         out.push(total > t.rtoMs ? { level: 'error', check: 'rto', text: `${text} exceeds rto ${duration(t.rtoMs)}` } : { level: 'ok', check: 'rto', text: `${text} within rto ${duration(t.rtoMs)}` });
@@ -180,13 +163,14 @@ async function load(path: string, forced: ServiceKind | undefined, env: NodeJS.P
             intervalMs: detectionBudget(m).intervalMs,
             failureThreshold: m.failureThreshold,
             timeoutMs: m.timeout,
+            detectionMs: detectionBudget(m).detectionMs,
             ...(m.activate && { target: m.activate.target }),
           })),
         },
       };
     }
     if (kind === 'activation') {
-      const { ActivationConfig } = await import('@vigil/activation');
+      const { ActivationConfig, planBudgetMs } = await import('@vigil/activation');
       const config = loadConfigFile(ActivationConfig, path, env);
       return {
         file: { path, kind, detectedBy, valid: true, problems: [] },
@@ -201,7 +185,7 @@ async function load(path: string, forced: ServiceKind | undefined, env: NodeJS.P
               holdOffEnabled: t.holdOff.enabled,
               holdOffMs: t.holdOff.duration,
               ...(typeof probeTimeout === 'number' && { holdOffProbeTimeoutMs: probeTimeout }),
-              planBudgetMs: t.plan.reduce((sum, step) => sum + stepBudget(step), 0),
+              planBudgetMs: planBudgetMs(t.plan),
               ...(t.rto !== undefined && { rtoMs: t.rto }),
             };
           }),

@@ -12,13 +12,12 @@ export interface DetectionBound {
   intervalMs: number;
   failureThreshold: number;
   timeoutMs: number;
-  /** interval × failureThreshold + timeout: up to one interval until the first failed probe, then failureThreshold probes, the last one timing out. */
+  /**
+   * The watchdog's own worst case (its detectionBudget): up to one schedule step until the first
+   * failed probe, then failureThreshold probes, the last one timing out.
+   */
   boundMs: number;
   source: 'config' | 'api';
-}
-
-export function detectionBound(m: { intervalMs: number; failureThreshold: number; timeoutMs: number }): number {
-  return m.intervalMs * m.failureThreshold + m.timeoutMs;
 }
 
 /** The bounds from a watchdog configuration file, loaded and validated by the watchdog's own loader. */
@@ -36,9 +35,8 @@ export async function boundsFromConfig(path: string, target: string, env: NodeJS
     .filter((m) => m.activate?.target === target)
     .map((m) => {
       // The watchdog's own arithmetic for the schedule (an interval, or a cron schedule's longest gap).
-      const intervalMs = detectionBudget(m).intervalMs;
-      const bound = { intervalMs, failureThreshold: m.failureThreshold, timeoutMs: m.timeout };
-      return { watchdog: path, monitor: m.name, ...bound, boundMs: detectionBound(bound), source: 'config' as const };
+      const { intervalMs, detectionMs } = detectionBudget(m);
+      return { watchdog: path, monitor: m.name, intervalMs, failureThreshold: m.failureThreshold, timeoutMs: m.timeout, boundMs: detectionMs, source: 'config' as const };
     });
 }
 
@@ -87,12 +85,11 @@ export async function drill(context: Context, target: string, options: { kind?: 
         }
         for (const m of w.monitors.filter((x) => x.activationTarget === target)) {
           const intervalMs = intervalOf(m);
-          if (intervalMs === undefined || m.failureThreshold === undefined || m.timeoutMs === undefined) {
-            unknown.push(`monitor ${m.name} on ${w.watchdog}: the watchdog does not tell its failure threshold and timeout; give --watchdog-config <file>`);
+          if (intervalMs === undefined || m.failureThreshold === undefined || m.timeoutMs === undefined || m.detectionMs === undefined) {
+            unknown.push(`monitor ${m.name} on ${w.watchdog}: the watchdog (an older version) does not tell its detection bound; give --watchdog-config <file>`);
             continue;
           }
-          const b = { intervalMs, failureThreshold: m.failureThreshold, timeoutMs: m.timeoutMs };
-          bounds.push({ watchdog: w.watchdog, monitor: m.name, ...b, boundMs: detectionBound(b), source: 'api' });
+          bounds.push({ watchdog: w.watchdog, monitor: m.name, intervalMs, failureThreshold: m.failureThreshold, timeoutMs: m.timeoutMs, boundMs: m.detectionMs, source: 'api' });
         }
       }
       if (bounds.length === 0 && unknown.length === 0) unknown.push(`no monitor of the watchdogs asked activates ${target}`);
@@ -135,7 +132,7 @@ export async function drill(context: Context, target: string, options: { kind?: 
   lines.push(`  approval: ${report.wouldWaitForApproval ? paint('yellow', `would wait for an operator: ${report.approvalReasons.join('; ')}`) : 'would not wait for an operator'}`);
   if (report.holdOff.probe) lines.push(`  direct probe of the primary now: ${report.holdOff.probe.status} in ${duration(report.holdOff.probe.durationMs)}${report.holdOff.probe.output ? ` (${short(report.holdOff.probe.output)})` : ''}`);
   if (report.dataLoss) lines.push(`  data loss: lag ${duration(report.dataLoss.lagMs)} of max ${duration(report.dataLoss.maxMs)}: ${report.dataLoss.withinLimit ? paint('green', 'within limit') : paint('red', 'OVER LIMIT')}`);
-  for (const b of bounds) lines.push(`  detection by ${b.monitor} (${b.watchdog}): interval ${duration(b.intervalMs)} × failureThreshold ${b.failureThreshold} + timeout ${duration(b.timeoutMs)} = ${duration(b.boundMs)}`);
+  for (const b of bounds) lines.push(`  detection by ${b.monitor} (${b.watchdog}): at worst ${duration(b.boundMs)} (interval ${duration(b.intervalMs)}, failureThreshold ${b.failureThreshold}, timeout ${duration(b.timeoutMs)})`);
   lines.push('');
   const verdict = (ok: boolean | undefined) => (ok === undefined ? '-' : ok ? paint('green', 'yes') : paint('red', 'NO'));
   lines.push(

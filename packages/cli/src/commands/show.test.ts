@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Activation } from '@vigil/core';
-import { timeline } from './show.js';
+import { timeline, voteEvidence } from './show.js';
 
 const activation: Activation = {
   id: 'act_1',
@@ -15,7 +15,19 @@ const activation: Activation = {
   kind: 'failover',
   mode: 'approval',
   votes: [
-    { voter: 'watchdog-1', requestId: 'r1', incidentId: 'inc', receivedAt: '2026-12-03T10:00:00.000Z' },
+    {
+      voter: 'watchdog-1',
+      requestId: 'r1',
+      incidentId: 'inc',
+      receivedAt: '2026-12-03T10:00:00.000Z',
+      monitor: 'shop',
+      incidentStartedAt: '2026-12-03T09:59:55.000Z',
+      consecutiveFailures: 3,
+      evidence: [
+        { time: '2026-12-03T09:59:58.000Z', status: 'fail', durationMs: 1000, output: 'timed out' },
+        { time: '2026-12-03T09:59:59.000Z', status: 'fail', durationMs: 12, output: 'connection refused' },
+      ],
+    },
     { voter: 'watchdog-2', requestId: 'r2', incidentId: 'inc', receivedAt: '2026-12-03T10:00:01.000Z' },
   ],
   steps: [],
@@ -34,12 +46,15 @@ describe('show: the timeline of an activation', () => {
         { time: '2026-12-03T10:00:04.250Z', event: 'step-finished', step },
         { time: '2026-12-03T10:00:05.000Z', event: 'activation-finished', status: 'succeeded' },
       ],
-      [{ watchdog: 'http://w1', monitor: 'shop', incidentId: 'inc', incidentStartedAt: '2026-12-03T09:59:55.000Z', lastResult: { status: 'fail', durationMs: 1000, time: '2026-12-03T10:00:06.000Z', output: 'timed out' } }],
+      voteEvidence(activation),
     );
-    expect(entries.map((e) => e.phase)).toEqual(['evidence', 'vote', 'vote', 'decision', 'decision', 'approval', 'step', 'step', 'outcome']);
-    expect(entries[5]!.text).toBe('approved by alice: confirmed down');
-    expect(entries[7]).toMatchObject({ text: 'step enable succeeded in 1s250ms after 2 attempt(s)', durationMs: 1_250, output: 'answered 200' });
-    expect(entries[8]!.text).toBe('succeeded after 4s');
+    expect(entries.map((e) => e.phase)).toEqual(['evidence', 'evidence', 'evidence', 'vote', 'vote', 'decision', 'decision', 'approval', 'step', 'step', 'outcome']);
+    // From the vote's record, not from the watchdog: the page tells the incident after it ended.
+    expect(entries[0]!.text).toBe('watchdog watchdog-1: monitor shop failing since 2026-12-03T09:59:55.000Z (incident inc, 3 consecutive failure(s))');
+    expect(entries[2]).toMatchObject({ text: 'probe by watchdog-1: fail in 12ms', output: 'connection refused' });
+    expect(entries[7]!.text).toBe('approved by alice: confirmed down');
+    expect(entries[9]).toMatchObject({ text: 'step enable succeeded in 1s250ms after 2 attempt(s)', durationMs: 1_250, output: 'answered 200' });
+    expect(entries[10]!.text).toBe('succeeded after 4s');
   });
 
   it('an activation not final ends with "still …", never with a failure', () => {

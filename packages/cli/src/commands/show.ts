@@ -18,14 +18,18 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
 
 /**
- * The story of one activation, in order: what the watchdogs saw (their incident and last probe,
- * when they still show it), the votes, the decision (created, hold-off probe, data-loss guard,
+ * The story of one activation, in order: what the watchdogs saw (their incident and the probes
+ * their votes carried), the votes, the decision (created, hold-off probe, data-loss guard,
  * approval asked), approvals, each step with its duration and output, and the outcome.
  */
 export function timeline(activation: Activation, audit: readonly AuditRecord[], evidence: readonly EvidenceLine[] = []): TimelineEntry[] {
   const entries: TimelineEntry[] = [];
   for (const e of evidence) {
-    entries.push({ time: e.incidentStartedAt ?? activation.createdAt, phase: 'evidence', text: `watchdog ${e.watchdog}: monitor ${e.monitor} failing since ${e.incidentStartedAt ?? '?'} (incident ${e.incidentId})${e.lastResult ? `; its latest probe (${e.lastResult.time}): ${e.lastResult.status} in ${duration(e.lastResult.durationMs)}` : ''}`, ...(e.lastResult?.output !== undefined && { output: e.lastResult.output }) });
+    const failures = e.consecutiveFailures !== undefined ? `, ${e.consecutiveFailures} consecutive failure(s)` : '';
+    entries.push({ time: e.incidentStartedAt ?? activation.createdAt, phase: 'evidence', text: `watchdog ${e.watchdog}: monitor ${e.monitor} failing since ${e.incidentStartedAt ?? '?'} (incident ${e.incidentId}${failures})` });
+    for (const r of e.results) {
+      entries.push({ time: r.time, phase: 'evidence', text: `probe by ${e.watchdog}: ${r.status} in ${duration(r.durationMs)}`, ...(r.output !== undefined && { output: r.output }) });
+    }
   }
   for (const v of activation.votes ?? []) entries.push({ time: v.receivedAt, phase: 'vote', text: `vote from ${v.voter} (incident ${v.incidentId})` });
   for (const r of audit) {
@@ -93,7 +97,23 @@ export interface EvidenceLine {
   monitor: string;
   incidentId: string;
   incidentStartedAt?: string;
-  lastResult?: { status: string; durationMs: number; output?: string; time: string };
+  consecutiveFailures?: number;
+  /** The probe results the vote carried (newest last), or the watchdog's latest one when the vote kept none. */
+  results: { status: string; durationMs: number; output?: string; time: string }[];
+}
+
+/** What the votes of an activation carry (recorded by the activation service with each vote). */
+export function voteEvidence(activation: Activation): EvidenceLine[] {
+  return (activation.votes ?? [])
+    .filter((v) => v.evidence !== undefined)
+    .map((v) => ({
+      watchdog: v.voter,
+      monitor: v.monitor ?? '?',
+      incidentId: v.incidentId,
+      ...(v.incidentStartedAt !== undefined && { incidentStartedAt: v.incidentStartedAt }),
+      ...(v.consecutiveFailures !== undefined && { consecutiveFailures: v.consecutiveFailures }),
+      results: v.evidence ?? [],
+    }));
 }
 
 /** `vigil show <activation>`. */
@@ -101,15 +121,15 @@ export async function show(context: Context, id: string): Promise<ExitCode> {
   const answer = await get<Activation>(context, `/v1/activations/${encodeURIComponent(id)}`);
   const activation = answer.body;
   const audit = (await get<{ records: AuditRecord[] }>(context, `/v1/activations/${encodeURIComponent(id)}/audit`)).body.records;
-  // The activation service keeps the votes, not the watchdogs' probes: those come from each
-  // watchdog while it still shows the incident the votes name.
-  const incidents = new Set([activation.incidentId, ...(activation.votes ?? []).map((v) => v.incidentId)]);
-  const evidence: EvidenceLine[] = [];
-  if (activation.kind !== 'failback') {
+  // The votes keep the probes their watchdogs sent. Votes recorded before the service kept them
+  // carry none: for those, each watchdog's latest probe while it still shows the incident.
+  const evidence = voteEvidence(activation);
+  const without = new Set((activation.votes ?? []).filter((v) => v.evidence === undefined).map((v) => v.incidentId));
+  if (activation.kind !== 'failback' && without.size > 0) {
     for (const w of await watchdogMonitors(context)) {
       for (const m of w.monitors) {
-        if (m.incident && incidents.has(m.incident.id)) {
-          evidence.push({ watchdog: w.watchdog, monitor: m.name, incidentId: m.incident.id, incidentStartedAt: m.incident.startedAt, ...(m.lastResult && { lastResult: m.lastResult }) });
+        if (m.incident && without.has(m.incident.id)) {
+          evidence.push({ watchdog: w.watchdog, monitor: m.name, incidentId: m.incident.id, incidentStartedAt: m.incident.startedAt, results: m.lastResult ? [m.lastResult] : [] });
         }
       }
     }

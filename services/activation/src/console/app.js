@@ -447,20 +447,15 @@
     if (!offered) return;
     const status = document.getElementById('signin-status');
     status.textContent = 'checking…';
-    // The operator API has no "who am I": approving an activation that cannot exist tells a known
-    // token (404 unknown-activation) from an unknown one (401) and changes nothing.
+    let operator;
     try {
-      const res = await fetch('/v1/activations/console-token-check/approve', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${offered}` },
-        body: '{}',
-        cache: 'no-store',
-      });
-      if (res.status === 401 || res.status === 429) {
-        const body = await res.json().catch(() => ({}));
+      const res = await fetch('/v1/operator', { headers: { authorization: `Bearer ${offered}` }, cache: 'no-store' });
+      const body = await res.json().catch(() => ({}));
+      if (!res.ok) {
         status.textContent = `Sign-in refused: ${body.message || res.status}`;
         return;
       }
+      operator = body.operator;
     } catch (err) {
       status.textContent = `Sign-in failed: ${err.message}`;
       return;
@@ -470,7 +465,7 @@
     document.getElementById('signin').hidden = true;
     const op = document.getElementById('operator');
     op.hidden = false;
-    op.querySelector('.text').textContent = 'Signed in as an operator (token held in this page only).';
+    op.querySelector('.text').textContent = `Signed in as ${operator} (token held in this page only).`;
     for (const t of targets.values()) renderActions(t);
   }
 

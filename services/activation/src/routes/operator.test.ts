@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Activation } from '@vigil/core';
-import { auditOf, getActivation, operator, opsHarness, vote } from '../test-support/ops.js';
+import { activationRequest, SECRET_1, signed } from '../test-support/fixtures.js';
+import { auth, auditOf, getActivation, operator, opsHarness, vote } from '../test-support/ops.js';
 
 const harness = opsHarness();
 afterEach(() => harness.cleanup());
@@ -44,5 +45,33 @@ describe('operator bodies carry a reason (comment is its alias)', () => {
     expect(res.statusCode).toBe(202);
     const failback = res.json<Activation>();
     expect((await auditOf(app, failback.id))[0]).toMatchObject({ event: 'failback-created', operator: 'alice', comment: 'primary repaired' });
+  });
+});
+
+describe('GET /v1/operator', () => {
+  it('names the operator a token belongs to, and refuses a missing or unknown token without acting', async () => {
+    const { app } = await harness.setup(() => ({}));
+    const known = await app.inject({ url: '/v1/operator', headers: auth });
+    expect(known.statusCode).toBe(200);
+    expect(known.json()).toEqual({ operator: 'alice' });
+    const unknown = await app.inject({ url: '/v1/operator', headers: { authorization: 'Bearer not-a-known-token-0123456789' } });
+    expect(unknown.statusCode).toBe(401);
+    expect(unknown.json()).toMatchObject({ error: 'bad-token' });
+    expect((await app.inject({ url: '/v1/operator' })).json()).toMatchObject({ error: 'missing-token' });
+  });
+});
+
+describe('votes keep the probe evidence their watchdogs sent', () => {
+  it('the activation record holds each vote with its monitor, failures and the last probes, outputs bounded', async () => {
+    const { app } = await harness.setup(() => ({ mode: 'approval', holdOff: { enabled: false } }));
+    const evidence = Array.from({ length: 14 }, (_, i) => ({ time: `2026-11-22T10:00:${String(10 + i).padStart(2, '0')}Z`, status: 'fail' as const, durationMs: 100 + i, output: i === 13 ? 'x'.repeat(1500) : `refused ${i}` }));
+    const { payload, headers } = signed(activationRequest({ incident: { ...activationRequest().incident, id: 'inc-evidence', consecutiveFailures: 14, evidence } }), { secret: SECRET_1 });
+    const created = (await app.inject({ method: 'POST', url: '/v1/activations', payload, headers })).json<Activation>();
+    const [kept] = (await getActivation(app, created.id)).votes!;
+    expect(kept).toMatchObject({ voter: 'watchdog-1', monitor: 'primary-health', incidentId: 'inc-evidence', incidentStartedAt: '2026-11-22T10:00:00Z', consecutiveFailures: 14 });
+    // The last 10 of 14, in order; the 1,500-character output cut to 500.
+    expect(kept!.evidence!.map((e) => e.output?.slice(0, 10))).toEqual([...evidence.slice(4, 13).map((e) => e.output), 'xxxxxxxxxx']);
+    expect(kept!.evidence!.at(-1)!.output).toHaveLength(500);
+    expect(kept!.evidence!.at(-1)!.output!.endsWith('…')).toBe(true);
   });
 });

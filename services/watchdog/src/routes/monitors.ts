@@ -31,6 +31,15 @@ export const MonitorView = Type.Object({
   lastProbeAt: Type.Optional(Type.String()),
   /** the schedule's step; for cron schedules the typical (median) gap between runs. Data older than 3 × this is stale. */
   intervalMs: Type.Number(),
+  /** failed probes in a row that make an incident */
+  failureThreshold: Type.Integer({ minimum: 1 }),
+  /** one probe's limit */
+  timeoutMs: Type.Number(),
+  /**
+   * worst case from the target failing to this watchdog asking for an activation (the longest
+   * schedule step, then failureThreshold probes, the last one timing out), as its config check counts it
+   */
+  detectionMs: Type.Number(),
   /** with `?history=24h`: 15-minute buckets, oldest first; buckets without probes are absent */
   history: Type.Optional(
     Type.Object({
